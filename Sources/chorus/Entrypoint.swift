@@ -1,1 +1,122 @@
-@main struct Main { static func main() {} }
+import ArgumentParser
+import ChorusServer
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `chorus`: a WebSocket broadcast server that encodes each message once and shares it with every subscriber.
+///
+/// Settings come from defaults, then `CHORUS_*` environment variables, then these flags (flags win).
+@main
+struct Chorus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chorus",
+        abstract: "A lean WebSocket broadcast server: clients subscribe to channels, publishers post messages.",
+        discussion: """
+            Every flag can also be set with its CHORUS_* environment variable (for example --max-connections \
+            and CHORUS_MAX_CONNECTIONS); a flag wins over the variable. Durations accept 500ms, 10s, 2m or a \
+            number of seconds.
+            """
+    )
+
+    @Option(help: "Address to listen on (default: 127.0.0.1; env CHORUS_HOST).")
+    var host: String?
+    @Option(help: "TCP port for WebSocket and HTTP (default: 8080; env CHORUS_PORT).")
+    var port: String?
+    @Option(help: "Event loop threads (default: number of cores; env CHORUS_EVENT_LOOPS).")
+    var eventLoops: String?
+    @Option(help: "Open WebSocket connections at most; more get HTTP 503 (default: 50000; env CHORUS_MAX_CONNECTIONS).")
+    var maxConnections: String?
+    @Option(help: "Largest message in bytes: inbound closes with 1009, publish gets 413 (default: 65536; env CHORUS_MAX_MESSAGE_BYTES).")
+    var maxMessageBytes: String?
+    @Option(help: "Channels per connection (default: 64; env CHORUS_MAX_SUBSCRIPTIONS).")
+    var maxSubscriptions: String?
+    @Option(help: "Outbound bytes a connection may have queued (default: 1048576; env CHORUS_MAX_PENDING_BYTES).")
+    var maxPendingBytes: String?
+    @Option(help: "Slow consumers: disconnect (close 1008) or drop messages (default: disconnect; env CHORUS_SLOW_CONSUMER).")
+    var slowConsumer: String?
+    @Flag(help: "Let clients publish with {\"publish\":…} (default: off; env CHORUS_CLIENT_PUBLISH=true).")
+    var clientPublish = false
+    @Option(help: "Bearer key required by POST /publish; unset means loopback peers only (env CHORUS_API_KEY).")
+    var apiKey: String?
+    @Option(help: "Server ping interval; silent for two intervals closes (default: 30s; env CHORUS_PING_INTERVAL).")
+    var pingInterval: String?
+    @Option(help: "Time to send a complete request (default: 10s; env CHORUS_HANDSHAKE_TIMEOUT).")
+    var handshakeTimeout: String?
+    @Option(help: "On shutdown, time to wait for clients' close replies (default: 10s; env CHORUS_DRAIN_TIMEOUT).")
+    var drainTimeout: String?
+    @Option(help: "Time a server-initiated close waits for the peer's close (default: 5s; env CHORUS_CLOSE_TIMEOUT).")
+    var closeTimeout: String?
+    @Option(help: "Receive buffer per read in bytes (default: 256; env CHORUS_READ_BUFFER_BYTES).")
+    var readBufferBytes: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
+    var logLevel: String?
+
+    func run() async throws {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try self.resolveConfiguration(environment: Self.environment())
+        } catch {
+            throw ValidationError(error.description)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = configuration.logLevel
+            return handler
+        }
+        let logger = Logger(label: "chorus")
+        let server = ChorusServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Defaults, then the environment, then flags.
+    func resolveConfiguration(environment: [String: String]) throws(ConfigurationError) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        try configuration.apply(environment: environment)
+        let flags: [(String, String?)] = [
+            ("host", self.host), ("port", self.port), ("event-loops", self.eventLoops),
+            ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
+            ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
+            ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish ? "true" : nil),
+            ("api-key", self.apiKey), ("ping-interval", self.pingInterval),
+            ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
+            ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
+            ("log-level", self.logLevel),
+        ]
+        for case (let setting, let value?) in flags {
+            do {
+                try configuration.set(setting, to: value)
+            } catch {
+                throw ConfigurationError("--\(setting): \(error.description)")
+            }
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    static func environment() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let pair = String(cString: entry)
+            if let equals = pair.firstIndex(of: "=") {
+                result[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}

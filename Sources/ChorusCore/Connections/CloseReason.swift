@@ -1,0 +1,37 @@
+/// Why a connection ended, from a closed set (a metric label later; never user input).
+package enum CloseReason: Int, CaseIterable, Sendable {
+    case normal
+    case goingAway
+    case protocolError
+    case tooLarge
+    case invalidUTF8
+    case slowConsumer
+    case idleTimeout
+    case shutdown
+    case error
+
+    /// The label used in logs and metrics.
+    package var label: String {
+        switch self {
+        case .normal: "normal"
+        case .goingAway: "going_away"
+        case .protocolError: "protocol_error"
+        case .tooLarge: "too_large"
+        case .invalidUTF8: "invalid_utf8"
+        case .slowConsumer: "slow_consumer"
+        case .idleTimeout: "idle_timeout"
+        case .shutdown: "shutdown"
+        case .error: "error"
+        }
+    }
+
+    /// The reason implied by a close code we send because the peer misbehaved.
+    package init(failure code: CloseCode) {
+        switch code {
+        case .messageTooBig: self = .tooLarge
+        case .invalidPayload: self = .invalidUTF8
+        case .protocolError: self = .protocolError
+        default: self = .protocolError
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// The fixed-size metadata block of one connection, stored in its shard's slab.
+///
+/// Reset on release: a reused block starts from `init(generation:)`, so nothing of the previous connection
+/// (subscriptions, counters, flags, its sink) survives into the next.
+package struct ConnectionBlock {
+    /// Bumped on every release; a handle whose generation differs is stale.
+    package var generation: UInt32
+    /// The connection's socket seam; nil while the block is free.
+    package var sink: (any ConnectionSink)?
+    /// Channels this connection follows.
+    package var subscriptions = SubscriptionSet()
+    /// The shard's liveness tick when the peer last sent anything.
+    package var lastSeenTick: UInt32 = 0
+    /// False while the transport's outbound buffer is above its high-water mark (slow consumer).
+    package var isWritable = true
+    /// True once a close has started: no more deliveries.
+    package var isClosing = false
+    /// Messages delivered to this connection.
+    package var deliveredMessages: UInt64 = 0
+    /// Messages skipped for this connection because it was not writable (`drop` policy).
+    package var droppedMessages: UInt64 = 0
+
+    package init(generation: UInt32) {
+        self.generation = generation
+    }
+
+    /// True while a connection owns the block.
+    package var isInUse: Bool { self.sink != nil }
+}

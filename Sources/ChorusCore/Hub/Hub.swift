@@ -1,0 +1,169 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The front door of the engine: encodes each published message once and hands the same frame to every
+/// shard, with one `execute` per event loop (never one task per subscriber).
+///
+/// Any source may publish (HTTP, a client, later the cluster bus); all of them go through `publish`.
+package final class Hub: Sendable {
+    /// One shard per event loop, in the group's order.
+    package let shards: [NIOLoopBound<Shard>]
+    private let shardIndexByLoop: [ObjectIdentifier: Int]
+    private let allocator: ByteBufferAllocator
+    private let counters = NIOLockedValueBox(HubCounters())
+    private let openConnections = NIOLockedValueBox(OpenConnections())
+
+    private struct OpenConnections {
+        var count = 0
+        var whenNone: [EventLoopPromise<Void>] = []
+    }
+
+    /// Counters kept by the hub itself: one lock per publish, never per delivery.
+    package struct HubCounters: Sendable {
+        /// Frames encoded (one per published message).
+        package var framesEncoded = 0
+        /// Bytes of those frames, headers included.
+        package var frameBytesEncoded = 0
+        /// Published messages by source (indexed by `PublishSource.rawValue`).
+        package var published = [Int](repeating: 0, count: PublishSource.allCases.count)
+    }
+
+    /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
+    package init(loops: [any EventLoop], settings: ShardSettings, allocator: ByteBufferAllocator = .init()) {
+        precondition(!loops.isEmpty, "a hub needs at least one event loop")
+        var shards: [NIOLoopBound<Shard>] = []
+        var indexByLoop: [ObjectIdentifier: Int] = [:]
+        for (index, loop) in loops.enumerated() {
+            // The shard is created here, off its loop, and from now on used only on it.
+            let shard = try! loop.submit {
+                NIOLoopBound(Shard(eventLoop: loop, settings: settings, allocator: allocator), eventLoop: loop)
+            }.wait()
+            shards.append(shard)
+            indexByLoop[ObjectIdentifier(loop)] = index
+        }
+        self.shards = shards
+        self.shardIndexByLoop = indexByLoop
+        self.allocator = allocator
+    }
+
+    /// The shard owned by `loop`. Must be called on `loop`.
+    package func shard(on loop: any EventLoop) -> Shard {
+        guard let index = self.shardIndexByLoop[ObjectIdentifier(loop)] else {
+            fatalError("Internal inconsistency: no shard for event loop \(loop)")
+        }
+        return self.shards[index].value
+    }
+
+    /// Encodes `payload` once as a text or binary frame and delivers it to every local subscriber of
+    /// `channel`. The future (on `eventLoop`) carries the number of subscribers it was written to.
+    package func publish(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        source: PublishSource,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Int> {
+        let frame = self.encode(payload, opcode: opcode, source: source)
+        var futures: [EventLoopFuture<Int>] = []
+        futures.reserveCapacity(self.shards.count)
+        for shard in self.shards {
+            let promise = shard.eventLoop.makePromise(of: Int.self)
+            shard.eventLoop.execute {
+                promise.succeed(shard.value.deliver(frame, to: channel))
+            }
+            futures.append(promise.futureResult)
+        }
+        return EventLoopFuture.reduce(0, futures, on: eventLoop, +)
+    }
+
+    /// Like `publish(_:opcode:to:source:on:)` for callers that do not need the count (a client's publish).
+    package func publishWithoutReply(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        source: PublishSource
+    ) {
+        let frame = self.encode(payload, opcode: opcode, source: source)
+        for shard in self.shards {
+            shard.eventLoop.execute {
+                _ = shard.value.deliver(frame, to: channel)
+            }
+        }
+    }
+
+    private func encode(_ payload: ByteBuffer, opcode: WebSocketOpcode, source: PublishSource) -> Frame {
+        let frame = Frame(opcode: opcode, payload: payload, allocator: self.allocator)
+        self.counters.withLockedValue {
+            $0.framesEncoded += 1
+            $0.frameBytesEncoded += frame.wireLength
+            $0.published[source.rawValue] += 1
+        }
+        return frame
+    }
+
+    /// A snapshot of the hub's own counters.
+    package var hubCounters: HubCounters { self.counters.withLockedValue { $0 } }
+
+    // MARK: Capacity
+
+    /// Reserves a place for a new connection; false when `limit` connections are already open.
+    package func reserveConnection(limit: Int) -> Bool {
+        self.openConnections.withLockedValue { open in
+            guard open.count < limit else { return false }
+            open.count += 1
+            return true
+        }
+    }
+
+    /// Returns a place taken by `reserveConnection`.
+    package func releaseConnection() {
+        let waiters = self.openConnections.withLockedValue { open in
+            open.count -= 1
+            precondition(open.count >= 0, "connection released twice")
+            defer { if open.count == 0 { open.whenNone = [] } }
+            return open.count == 0 ? open.whenNone : []
+        }
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    /// Connections holding a reservation (open or being upgraded).
+    package var reservedConnections: Int { self.openConnections.withLockedValue { $0.count } }
+
+    /// Succeeds once no connection holds a reservation (used to wait for a drain).
+    package func whenNoConnections(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let isEmpty = self.openConnections.withLockedValue { open in
+            if open.count > 0 { open.whenNone.append(promise) }
+            return open.count == 0
+        }
+        if isEmpty { promise.succeed() }
+        return promise.futureResult
+    }
+
+    // MARK: Whole-server views
+
+    /// Runs `body` on every shard's loop and collects the results in shard order.
+    package func collect<T: Sendable>(
+        on eventLoop: any EventLoop,
+        _ body: @escaping @Sendable (Shard) -> T
+    ) -> EventLoopFuture<[T]> {
+        let futures = self.shards.map { shard in
+            shard.eventLoop.submit { body(shard.value) }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: eventLoop)
+    }
+
+    /// Every shard's counters, added up.
+    package func statistics(on eventLoop: any EventLoop) -> EventLoopFuture<ShardStatistics> {
+        self.collect(on: eventLoop) { $0.statistics }.map { all in
+            all.reduce(into: ShardStatistics()) { $0.add($1) }
+        }
+    }
+
+    /// Starts the closing handshake on every connection of every shard.
+    package func closeAll(code: CloseCode, reason: String, because cause: CloseReason) {
+        for shard in self.shards {
+            shard.eventLoop.execute { shard.value.closeAll(code: code, reason: reason, because: cause) }
+        }
+    }
+}

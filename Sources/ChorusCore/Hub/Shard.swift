@@ -1,0 +1,267 @@
+import NIOCore
+
+/// One event loop's share of the server: its connections' metadata blocks, its channel → subscriber index,
+/// its inbound buffer pool and its counters.
+///
+/// Everything here is touched only on `eventLoop`, so the delivery path takes no locks. Other threads reach a
+/// shard only through `eventLoop.execute` (see `Hub`).
+package final class Shard {
+    /// The loop that owns this shard.
+    package let eventLoop: any EventLoop
+    /// Limits shared by every connection of this shard.
+    package let settings: ShardSettings
+    /// Pooled buffers for assembling inbound messages.
+    package let pool: InboundBufferPool
+    /// Metadata blocks of this loop's connections.
+    package private(set) var slab = ConnectionSlab()
+    /// Counters, read by metrics and tests on this loop.
+    package private(set) var statistics = ShardStatistics()
+
+    private struct Topic {
+        var name: ChannelName
+        var subscribers: [UInt32]
+    }
+
+    private var topicSlots: [ChannelName: UInt32] = [:]
+    private var topics: [Topic?] = []
+    private var freeTopicSlots: [UInt32] = []
+    private var subscriptionCount = 0
+
+    /// Liveness clock: advanced once per ping interval.
+    private var tick: UInt32 = 0
+    /// A ping frame with an empty payload, encoded once and shared by every connection.
+    private let pingFrame: ByteBuffer
+
+    /// Releases requested while a loop over subscribers is running; applied when it ends.
+    private var isIterating = false
+    private var deferredReleases: [(ConnectionID, CloseReason)] = []
+
+    package init(eventLoop: any EventLoop, settings: ShardSettings, allocator: ByteBufferAllocator = .init()) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.pool = InboundBufferPool(
+            allocator: allocator,
+            bufferCapacity: settings.inboundBufferBytes,
+            maxFreeBuffers: settings.maxPooledBuffers
+        )
+        self.pingFrame = FrameEncoder.ping(payload: ByteBuffer(), allocator: allocator)
+    }
+
+    // MARK: Connections
+
+    /// Connections currently registered.
+    package var connectionCount: Int { self.slab.inUse }
+    /// Channels with at least one subscriber on this shard.
+    package var channelCount: Int { self.topicSlots.count }
+    /// Subscriptions across this shard's connections.
+    package var subscriptions: Int { self.subscriptionCount }
+
+    /// Takes a metadata block for a new connection.
+    package func register(_ sink: any ConnectionSink) -> ConnectionID {
+        self.eventLoop.preconditionInEventLoop()
+        self.statistics.connectionsAccepted += 1
+        return self.slab.acquire(sink: sink, tick: self.tick)
+    }
+
+    /// Unsubscribes the connection from everything, resets its block and frees it. Stale handles are ignored.
+    package func release(_ id: ConnectionID, reason: CloseReason) {
+        guard !self.isIterating else {
+            self.deferredReleases.append((id, reason))
+            return
+        }
+        guard let block = self.slab.block(id) else { return }
+        for subscription in block.subscriptions.all {
+            self.removeSubscriber(index: id.index, from: subscription)
+        }
+        self.slab.release(id)
+        self.statistics.connectionsClosed[reason.rawValue] += 1
+    }
+
+    /// The block of a live connection, or nil for a stale handle.
+    package func block(_ id: ConnectionID) -> ConnectionBlock? { self.slab.block(id) }
+
+    /// Records that the peer sent something (for idle detection).
+    package func touch(_ id: ConnectionID) {
+        guard self.slab.isValid(id) else { return }
+        self.slab[index: id.index].lastSeenTick = self.tick
+    }
+
+    /// Records the transport's writability (false = above its pending-bytes limit).
+    package func setWritable(_ id: ConnectionID, _ isWritable: Bool) {
+        guard self.slab.isValid(id) else { return }
+        self.slab[index: id.index].isWritable = isWritable
+    }
+
+    /// Stops deliveries to a connection that has begun closing.
+    package func markClosing(_ id: ConnectionID) {
+        guard self.slab.isValid(id) else { return }
+        self.slab[index: id.index].isClosing = true
+    }
+
+    // MARK: Subscriptions
+
+    /// The result of a subscribe request.
+    package enum SubscribeOutcome: Equatable, Sendable {
+        case subscribed
+        case alreadySubscribed
+        case limitReached
+        case staleHandle
+    }
+
+    /// Adds `channel` to the connection's subscriptions.
+    package func subscribe(_ id: ConnectionID, to channel: ChannelName) -> SubscribeOutcome {
+        guard self.slab.isValid(id) else { return .staleHandle }
+        let existing = self.topicSlots[channel]
+        if let existing, self.slab[index: id.index].subscriptions.find(topic: existing) != nil {
+            return .alreadySubscribed
+        }
+        guard self.slab[index: id.index].subscriptions.count < self.settings.maxSubscriptions else {
+            return .limitReached
+        }
+        let slot = existing ?? self.makeTopic(channel)
+        let position = UInt32(self.topics[Int(slot)]!.subscribers.count)
+        self.topics[Int(slot)]!.subscribers.append(id.index)
+        self.slab[index: id.index].subscriptions.insert(Subscription(topic: slot, position: position))
+        self.subscriptionCount += 1
+        return .subscribed
+    }
+
+    /// Removes `channel` from the connection's subscriptions. Returns false if it was not subscribed.
+    @discardableResult
+    package func unsubscribe(_ id: ConnectionID, from channel: ChannelName) -> Bool {
+        guard self.slab.isValid(id), let slot = self.topicSlots[channel],
+            let subscription = self.slab[index: id.index].subscriptions.remove(topic: slot)
+        else { return false }
+        self.removeSubscriber(index: id.index, from: subscription, alreadyRemovedFromSet: true)
+        return true
+    }
+
+    /// Number of this shard's subscribers of `channel`.
+    package func subscriberCount(of channel: ChannelName) -> Int {
+        guard let slot = self.topicSlots[channel] else { return 0 }
+        return self.topics[Int(slot)]!.subscribers.count
+    }
+
+    private func makeTopic(_ channel: ChannelName) -> UInt32 {
+        let topic = Topic(name: channel, subscribers: [])
+        let slot: UInt32
+        if let free = self.freeTopicSlots.popLast() {
+            slot = free
+            self.topics[Int(slot)] = topic
+        } else {
+            slot = UInt32(self.topics.count)
+            self.topics.append(topic)
+        }
+        self.topicSlots[channel] = slot
+        return slot
+    }
+
+    /// Swap-removes the connection from the topic's subscriber list, fixing the moved subscriber's position.
+    private func removeSubscriber(index: UInt32, from subscription: Subscription, alreadyRemovedFromSet: Bool = false)
+    {
+        let slot = Int(subscription.topic)
+        let position = Int(subscription.position)
+        let lastPosition = self.topics[slot]!.subscribers.count - 1
+        precondition(self.topics[slot]!.subscribers[position] == index, "subscription position out of date")
+        if position != lastPosition {
+            let moved = self.topics[slot]!.subscribers[lastPosition]
+            self.topics[slot]!.subscribers[position] = moved
+            self.slab[index: moved].subscriptions.updatePosition(topic: subscription.topic, to: UInt32(position))
+        }
+        self.topics[slot]!.subscribers.removeLast()
+        if !alreadyRemovedFromSet {
+            self.slab[index: index].subscriptions.remove(topic: subscription.topic)
+        }
+        self.subscriptionCount -= 1
+        if self.topics[slot]!.subscribers.isEmpty {
+            self.topicSlots[self.topics[slot]!.name] = nil
+            self.topics[slot] = nil
+            self.freeTopicSlots.append(subscription.topic)
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Writes the shared frame to every subscriber of `channel` on this shard and flushes each once.
+    /// Returns the number of subscribers it was written to.
+    ///
+    /// Per subscriber this does no allocation, no lookup and no logging: the frame's storage is shared.
+    package func deliver(_ frame: Frame, to channel: ChannelName) -> Int {
+        self.eventLoop.preconditionInEventLoop()
+        guard let slot = self.topicSlots[channel] else { return 0 }
+        self.isIterating = true
+        var delivered = 0
+        var dropped = 0
+        let subscribers = self.topics[Int(slot)]!.subscribers
+        for index in subscribers {
+            let block = self.slab[index: index]
+            guard !block.isClosing, let sink = block.sink else { continue }
+            if block.isWritable {
+                sink.write(frame.bytes)
+                sink.flush()
+                self.slab[index: index].deliveredMessages &+= 1
+                delivered += 1
+            } else {
+                switch self.settings.slowConsumerPolicy {
+                case .drop:
+                    self.slab[index: index].droppedMessages &+= 1
+                    dropped += 1
+                case .disconnect:
+                    self.slab[index: index].isClosing = true
+                    self.statistics.slowConsumerDisconnects += 1
+                    sink.close(code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
+                }
+            }
+        }
+        self.statistics.deliveries += delivered
+        self.statistics.deliveredBytes += delivered * frame.wireLength
+        self.statistics.slowConsumerDrops += dropped
+        self.finishIterating()
+        return delivered
+    }
+
+    // MARK: Liveness and shutdown
+
+    /// Advances the liveness clock: pings every open connection with one shared frame and closes those silent
+    /// for two ticks (two ping intervals).
+    package func livenessTick() {
+        self.eventLoop.preconditionInEventLoop()
+        self.tick &+= 1
+        self.isIterating = true
+        for index in self.slab.blocks.indices {
+            let block = self.slab.blocks[index]
+            guard !block.isClosing, let sink = block.sink else { continue }
+            if self.tick &- block.lastSeenTick >= 2 {
+                self.slab[index: UInt32(index)].isClosing = true
+                sink.close(code: .goingAway, reason: "idle timeout", because: .idleTimeout)
+            } else if block.isWritable {
+                sink.write(self.pingFrame)
+                sink.flush()
+            }
+        }
+        self.finishIterating()
+    }
+
+    /// Starts the closing handshake on every open connection (graceful shutdown).
+    package func closeAll(code: CloseCode, reason: String, because cause: CloseReason) {
+        self.eventLoop.preconditionInEventLoop()
+        self.isIterating = true
+        for index in self.slab.blocks.indices {
+            let block = self.slab.blocks[index]
+            guard !block.isClosing, let sink = block.sink else { continue }
+            self.slab[index: UInt32(index)].isClosing = true
+            sink.close(code: code, reason: reason, because: cause)
+        }
+        self.finishIterating()
+    }
+
+    private func finishIterating() {
+        self.isIterating = false
+        while let (id, reason) = self.deferredReleases.popLast() {
+            self.release(id, reason: reason)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Shard: Sendable {}

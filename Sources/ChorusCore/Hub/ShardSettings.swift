@@ -1,0 +1,21 @@
+import NIOCore
+
+/// The per-connection limits a shard and its connections enforce. One value per shard, not per connection.
+package struct ShardSettings: Sendable {
+    /// Largest inbound message, in bytes; larger ones close the connection with 1009.
+    package var maxMessageBytes: Int = 64 * 1024
+    /// Channels one connection may follow at once.
+    package var maxSubscriptions: Int = 64
+    /// Whether clients may publish with `{"publish": …}`.
+    package var clientPublish: Bool = false
+    /// What to do with a subscriber that is not writable.
+    package var slowConsumerPolicy: SlowConsumerPolicy = .disconnect
+    /// How long a closing connection waits for the peer's close frame before the socket is closed.
+    package var closeTimeout: TimeAmount = .seconds(5)
+    /// Capacity of one pooled inbound assembly buffer.
+    package var inboundBufferBytes: Int = 4096
+    /// Free inbound buffers a shard keeps for reuse.
+    package var maxPooledBuffers: Int = 256
+
+    package init() {}
+}

@@ -1,0 +1,32 @@
+/// Counters a shard keeps on its own event loop: plain integers, no atomics on the delivery path.
+package struct ShardStatistics: Sendable {
+    /// Data frames of published messages written to subscribers.
+    package var deliveries = 0
+    /// Bytes of those frames.
+    package var deliveredBytes = 0
+    /// Messages skipped for a non-writable subscriber (`drop` policy).
+    package var slowConsumerDrops = 0
+    /// Subscribers closed because they were not writable (`disconnect` policy).
+    package var slowConsumerDisconnects = 0
+    /// Connections registered with this shard.
+    package var connectionsAccepted = 0
+    /// Connections released, by reason (indexed by `CloseReason.rawValue`).
+    package var connectionsClosed = [Int](repeating: 0, count: CloseReason.allCases.count)
+
+    package init() {}
+
+    /// Connections closed for `reason`.
+    package func closed(_ reason: CloseReason) -> Int { self.connectionsClosed[reason.rawValue] }
+
+    /// Adds another shard's counters to these (for reporting across shards).
+    package mutating func add(_ other: ShardStatistics) {
+        self.deliveries += other.deliveries
+        self.deliveredBytes += other.deliveredBytes
+        self.slowConsumerDrops += other.slowConsumerDrops
+        self.slowConsumerDisconnects += other.slowConsumerDisconnects
+        self.connectionsAccepted += other.connectionsAccepted
+        for index in self.connectionsClosed.indices {
+            self.connectionsClosed[index] += other.connectionsClosed[index]
+        }
+    }
+}

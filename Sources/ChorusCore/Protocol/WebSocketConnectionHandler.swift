@@ -1,0 +1,195 @@
+import NIOCore
+
+/// The one handler in an upgraded connection's pipeline: raw bytes in, decoded by `InboundFrameDecoder`,
+/// control messages acted on; shared frames out through the `ConnectionSink` seam.
+///
+/// Its state is deliberately small (see "What SwiftNIO costs per connection" in DESIGN.md): settings live in
+/// the shard, the connection's subscriptions and counters in its metadata block.
+package final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionSink {
+    package typealias InboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
+
+    private let hub: Hub
+    private let shard: Shard
+    private var initialChannels: [ChannelName]
+    private var context: ChannelHandlerContext?
+    private var id: ConnectionID?
+    private var decoder: InboundFrameDecoder
+    private var machine = WebSocketConnectionStateMachine()
+    private var closeReason: CloseReason?
+    private var closeTimer: Scheduled<Void>?
+    private let onClose: (@Sendable () -> Void)?
+
+    /// - Parameters:
+    ///   - channels: channels to subscribe to as soon as the handler is added (from the upgrade request).
+    ///   - onClose: called once when the connection is gone (for example to return a capacity reservation).
+    package init(hub: Hub, shard: Shard, channels: [ChannelName], onClose: (@Sendable () -> Void)? = nil) {
+        self.hub = hub
+        self.shard = shard
+        self.initialChannels = channels
+        self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
+        self.onClose = onClose
+    }
+
+    /// This connection's handle, once the handler is in a pipeline.
+    package var connectionID: ConnectionID? { self.id }
+
+    package func handlerAdded(context: ChannelHandlerContext) {
+        // Must run on the shard's loop: the slab is not locked.
+        precondition(context.eventLoop === self.shard.eventLoop, "handler added on a loop that is not its shard's")
+        self.context = context
+        let id = self.shard.register(self)
+        self.id = id
+        self.shard.setWritable(id, context.channel.isWritable)
+        for channel in self.initialChannels {
+            // The upgrade policy already checked the count against the limit.
+            _ = self.shard.subscribe(id, to: channel)
+        }
+        self.initialChannels = []
+        if !context.channel.isActive {
+            self.connectionGone()
+        }
+    }
+
+    package func handlerRemoved(context: ChannelHandlerContext) {
+        self.connectionGone()
+        self.context = nil
+    }
+
+    package func channelInactive(context: ChannelHandlerContext) {
+        self.connectionGone()
+        context.fireChannelInactive()
+    }
+
+    package func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let id = self.id {
+            self.shard.setWritable(id, context.channel.isWritable)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // An I/O error (reset, broken pipe): nothing more can be sent.
+        if self.closeReason == nil { self.closeReason = .error }
+        context.close(promise: nil)
+    }
+
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let id = self.id else { return }
+        var input = Self.unwrapInboundIn(data)
+        self.shard.touch(id)
+        while let event = self.decoder.next(from: &input, pool: self.shard.pool) {
+            self.handle(event, id: id, context: context)
+            if self.machine.state == .closed || self.machine.state == .closingByPeer { break }
+        }
+    }
+
+    private func handle(_ event: InboundEvent, id: ConnectionID, context: ChannelHandlerContext) {
+        switch event {
+        case .text(let message):
+            guard self.machine.isOpen else { return }
+            self.handleControlMessage(message, id: id)
+        case .binary:
+            guard self.machine.isOpen else { return }
+            self.close(code: .unsupportedData, reason: "binary messages are not accepted", because: .protocolError)
+        case .ping(let payload):
+            guard self.machine.isOpen else { return }
+            context.writeAndFlush(
+                Self.wrapOutboundOut(FrameEncoder.pong(payload: payload, allocator: context.channel.allocator)),
+                promise: nil
+            )
+        case .pong:
+            break
+        case .close(let code, _):
+            switch self.machine.peerClosed() {
+            case .echoThenCloseSocket:
+                self.closeReason = code == CloseCode.goingAway.rawValue ? .goingAway : .normal
+                self.shard.markClosing(id)
+                let echo = FrameEncoder.closeEcho(code: code, allocator: context.channel.allocator)
+                context.writeAndFlush(Self.wrapOutboundOut(echo)).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
+            case .closeSocket:
+                context.close(promise: nil)
+            case .ignore:
+                break
+            }
+        case .failure(let code, let reason):
+            guard self.machine.closeRequested() else {
+                context.close(promise: nil)
+                return
+            }
+            // The peer broke the protocol: say why, then close without waiting for its answer.
+            self.closeReason = CloseReason(failure: code)
+            self.shard.markClosing(id)
+            let frame = FrameEncoder.close(code: code, reason: reason, allocator: context.channel.allocator)
+            context.writeAndFlush(Self.wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func handleControlMessage(_ message: ByteBuffer, id: ConnectionID) {
+        let command: ControlMessage
+        do {
+            command = try ControlMessage.parse(message)
+        } catch {
+            self.close(code: .policyViolation, reason: error.reason, because: .protocolError)
+            return
+        }
+        switch command {
+        case .subscribe(let channel):
+            switch self.shard.subscribe(id, to: channel) {
+            case .subscribed, .alreadySubscribed, .staleHandle:
+                break
+            case .limitReached:
+                self.close(code: .policyViolation, reason: "too many subscriptions", because: .protocolError)
+            }
+        case .unsubscribe(let channel):
+            self.shard.unsubscribe(id, from: channel)
+        case .publish(let channel, let data):
+            guard self.shard.settings.clientPublish else {
+                self.close(code: .policyViolation, reason: "client publish is disabled", because: .protocolError)
+                return
+            }
+            self.hub.publishWithoutReply(ByteBuffer(string: data), opcode: .text, to: channel, source: .client)
+        }
+    }
+
+    /// Releases everything the connection holds, exactly once.
+    private func connectionGone() {
+        self.machine.socketClosed()
+        self.closeTimer?.cancel()
+        self.closeTimer = nil
+        guard let id = self.id else { return }
+        self.id = nil
+        self.decoder.releaseBuffers(to: self.shard.pool)
+        self.shard.release(id, reason: self.closeReason ?? .error)
+        self.onClose?()
+    }
+
+    // MARK: ConnectionSink
+
+    package func write(_ bytes: ByteBuffer) {
+        self.context?.write(Self.wrapOutboundOut(bytes), promise: nil)
+    }
+
+    package func flush() {
+        self.context?.flush()
+    }
+
+    package func close(code: CloseCode, reason: String, because cause: CloseReason) {
+        guard let context = self.context, self.machine.closeRequested() else { return }
+        self.closeReason = cause
+        if let id = self.id { self.shard.markClosing(id) }
+        let frame = FrameEncoder.close(code: code, reason: reason, allocator: context.channel.allocator)
+        context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
+        // Wait for the peer's close frame, but not forever.
+        self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.shard.settings.closeTimeout) {
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension WebSocketConnectionHandler: Sendable {}

@@ -1,0 +1,80 @@
+import ChorusCore
+import Logging
+import NIOCore
+
+/// Everything an operator can set. Every field has a default; `CHORUS_*` environment variables
+/// (`ServerConfiguration+Environment.swift`) and command-line flags override them, flags winning.
+package struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    package var host = "127.0.0.1"
+    /// TCP port for WebSocket and HTTP traffic (0 picks a free port).
+    package var port = 8080
+    /// Event loops (threads); each owns a shard of the connections.
+    package var eventLoops = System.coreCount
+    /// Open WebSocket connections at most; past it upgrades get HTTP 503.
+    package var maxConnections = 50_000
+    /// Largest message in bytes, inbound (1009) and published (413).
+    package var maxMessageBytes = 64 * 1024
+    /// Channels one connection may follow.
+    package var maxSubscriptions = 64
+    /// Outbound bytes one connection may have queued before the slow-consumer policy applies.
+    package var maxPendingBytes = 1024 * 1024
+    /// What happens to a slow consumer: close it (1008) or drop its messages.
+    package var slowConsumer: SlowConsumerPolicy = .disconnect
+    /// Whether clients may publish with `{"publish": …}`.
+    package var clientPublish = false
+    /// Bearer key required by `POST /publish`; without it only loopback peers may publish.
+    package var apiKey: String? = nil
+    /// Interval between server pings; a connection silent for two intervals is closed.
+    package var pingInterval: TimeAmount = .seconds(30)
+    /// Time a new connection has to send a complete request (and an idle HTTP connection stays open).
+    package var handshakeTimeout: TimeAmount = .seconds(10)
+    /// On shutdown, how long to wait for clients to answer the 1001 close before closing them.
+    package var drainTimeout: TimeAmount = .seconds(10)
+    /// How long a server-initiated close waits for the peer's close frame.
+    package var closeTimeout: TimeAmount = .seconds(5)
+    /// Receive buffer per read, in bytes (NIO keeps one per connection for its whole life).
+    package var readBufferBytes = 256
+    /// Log level.
+    package var logLevel: Logger.Level = .info
+
+    package init() {}
+
+    /// The per-connection settings the engine's shards enforce.
+    package var shardSettings: ShardSettings {
+        var settings = ShardSettings()
+        settings.maxMessageBytes = self.maxMessageBytes
+        settings.maxSubscriptions = self.maxSubscriptions
+        settings.clientPublish = self.clientPublish
+        settings.slowConsumerPolicy = self.slowConsumer
+        settings.closeTimeout = self.closeTimeout
+        return settings
+    }
+
+    /// Checks the values against each other; throws the first problem found.
+    package func validate() throws(ConfigurationError) {
+        func positive(_ value: Int, _ name: String) throws(ConfigurationError) {
+            guard value > 0 else { throw ConfigurationError("\(name) must be positive, got \(value)") }
+        }
+        guard (0...65535).contains(self.port) else { throw ConfigurationError("port must be 0...65535") }
+        try positive(self.eventLoops, "event-loops")
+        try positive(self.maxConnections, "max-connections")
+        try positive(self.maxMessageBytes, "max-message-bytes")
+        try positive(self.maxSubscriptions, "max-subscriptions")
+        try positive(self.maxPendingBytes, "max-pending-bytes")
+        guard self.readBufferBytes >= 64 else { throw ConfigurationError("read-buffer-bytes must be at least 64") }
+        for (value, name) in [
+            (self.pingInterval, "ping-interval"), (self.handshakeTimeout, "handshake-timeout"),
+            (self.drainTimeout, "drain-timeout"), (self.closeTimeout, "close-timeout"),
+        ] where value.nanoseconds <= 0 {
+            throw ConfigurationError("\(name) must be positive")
+        }
+        if let key = self.apiKey, key.isEmpty { throw ConfigurationError("api-key must not be empty") }
+    }
+}
+
+/// A configuration value that cannot be used, with a message for the operator.
+package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    package var description: String
+    package init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,41 @@
+import ChorusCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Builds each accepted connection's pipeline: NIO's HTTP/1 server handlers, the WebSocket upgrader and the
+/// router. After an upgrade all of them leave and one `WebSocketConnectionHandler` remains.
+struct ChannelInitializer: Sendable {
+    let configuration: ServerConfiguration
+    let hub: Hub
+    let state: ServerState
+
+    /// Sets the options of every accepted channel: a small fixed receive buffer (NIO keeps it for the
+    /// connection's life) and a write-buffer high-water mark at the pending-bytes limit (past it the channel
+    /// turns unwritable and the slow-consumer policy applies).
+    func applyChildOptions(to bootstrap: ServerBootstrap) -> ServerBootstrap {
+        bootstrap
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(
+                .recvAllocator,
+                value: FixedSizeRecvByteBufferAllocator(capacity: self.configuration.readBufferBytes)
+            )
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: ChannelOptions.Types.WriteBufferWaterMark(
+                    low: self.configuration.maxPendingBytes / 2,
+                    high: self.configuration.maxPendingBytes
+                )
+            )
+    }
+
+    func initialize(_ channel: any Channel) throws {
+        let policy = UpgradePolicy(configuration: self.configuration, hub: self.hub, state: self.state)
+        let router = HTTPRouter(hub: self.hub, state: self.state, configuration: self.configuration)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [WebSocketUpgrader(policy: policy)], completionHandler: { _ in }),
+            withErrorHandling: true
+        )
+        try channel.pipeline.syncOperations.addHandler(router)
+    }
+}

@@ -1,0 +1,41 @@
+import NIOHTTP1
+
+/// Why a handshake was refused, from a closed set (a metric label later).
+package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
+    case badRequest
+    case unauthorized
+    case forbidden
+    case overCapacity
+    case timeout
+
+    package var label: String {
+        switch self {
+        case .badRequest: "bad_request"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        case .overCapacity: "over_capacity"
+        case .timeout: "timeout"
+        }
+    }
+}
+
+/// An HTTP error answer: status, a short reason for the body, and any headers the client needs.
+package struct HTTPRejection: Error, Sendable {
+    package var status: HTTPResponseStatus
+    package var reason: String
+    package var headers: [(String, String)] = []
+    /// Set for refused WebSocket handshakes, to count them.
+    package var handshakeReason: HandshakeRejectionReason?
+
+    package init(
+        _ status: HTTPResponseStatus,
+        _ reason: String,
+        headers: [(String, String)] = [],
+        handshake: HandshakeRejectionReason? = nil
+    ) {
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.handshakeReason = handshake
+    }
+}

@@ -1,0 +1,278 @@
+import ChorusCore
+import NIOCore
+import NIOHTTP1
+
+/// Answers plain HTTP requests: publish, health, readiness, and the errors for refused upgrades.
+/// Removed from the pipeline when a WebSocket upgrade completes.
+final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let hub: Hub
+    private let state: ServerState
+    private let configuration: ServerConfiguration
+    private let authorizer: PublishAuthorizer
+
+    private enum RequestState {
+        /// Waiting for a request head.
+        case idle
+        /// Collecting a request; `body` is nil for routes that ignore it.
+        case receiving(HTTPRequestHead, Route, body: ByteBuffer?)
+        /// The body went past the limit: the rest is ignored and the connection closes after the answer.
+        case discarding(HTTPRejection)
+        /// A response is being produced.
+        case responding
+    }
+
+    private var requestState = RequestState.idle
+    private var rejectedUpgrade: HTTPRejection?
+    private var idleTimer: Scheduled<Void>?
+    private var sawRequest = false
+
+    init(hub: Hub, state: ServerState, configuration: ServerConfiguration) {
+        self.hub = hub
+        self.state = state
+        self.configuration = configuration
+        self.authorizer = PublishAuthorizer(apiKey: configuration.apiKey)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.armIdleTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is HTTPServerUpgradeEvents {
+            // The WebSocket handler has taken over: the HTTP side leaves the pipeline.
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let rejection = error as? HTTPRejection {
+            // The upgrader refused this request; NIO passes it on next and we answer with this.
+            self.rejectedUpgrade = rejection
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (Self.unwrapInboundIn(data), self.requestState) {
+        case (.head(let head), .idle):
+            // The idle timer keeps running until `.end`: a request must be complete in time, body included.
+            self.sawRequest = true
+            let route = Route(uri: head.uri)
+            if case .publish = route {
+                if let length = head.headers.first(name: "content-length").flatMap(Int.init),
+                    length > self.configuration.maxMessageBytes
+                {
+                    self.requestState = .discarding(Self.tooLarge(self.configuration.maxMessageBytes))
+                    return
+                }
+                self.requestState = .receiving(head, route, body: context.channel.allocator.buffer(capacity: 0))
+            } else {
+                self.requestState = .receiving(head, route, body: nil)
+            }
+        case (.body(var chunk), .receiving(let head, let route, var body?)):
+            guard body.readableBytes + chunk.readableBytes <= self.configuration.maxMessageBytes else {
+                self.requestState = .discarding(Self.tooLarge(self.configuration.maxMessageBytes))
+                return
+            }
+            self.requestState = .responding  // drop our reference so `body` is uniquely owned
+            body.writeBuffer(&chunk)
+            self.requestState = .receiving(head, route, body: body)
+        case (.body, .receiving), (.body, .discarding):
+            break
+        case (.end, .receiving(let head, let route, let body)):
+            self.requestState = .responding
+            self.route(head, route, body: body, context: context)
+        case (.end, .discarding(let rejection)):
+            self.requestState = .responding
+            self.respond(to: context, rejection: rejection, closeAfter: true)
+        case (.head, _), (.body, _), (.end, _):
+            // Out of order parts cannot come from NIO's decoder; refuse rather than guess.
+            self.respond(to: context, rejection: HTTPRejection(.badRequest, "malformed request"), closeAfter: true)
+        }
+    }
+
+    private static func tooLarge(_ limit: Int) -> HTTPRejection {
+        HTTPRejection(.payloadTooLarge, "message is larger than max-message-bytes (\(limit))")
+    }
+
+    private func route(_ head: HTTPRequestHead, _ route: Route, body: ByteBuffer?, context: ChannelHandlerContext) {
+        if let rejection = self.rejectedUpgrade {
+            self.rejectedUpgrade = nil
+            if let reason = rejection.handshakeReason { self.state.countRejection(reason) }
+            // The decoder stops parsing after an upgrade request, so this connection cannot carry another.
+            self.respond(to: context, rejection: rejection, closeAfter: true)
+            return
+        }
+        guard route.allowedMethods.contains(head.method) || route == .notFound else {
+            let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
+            self.respond(
+                to: context,
+                rejection: HTTPRejection(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)])
+            )
+            return
+        }
+        switch route {
+        case .health:
+            self.respond(to: context, status: .ok, json: #"{"status":"ok"}"#)
+        case .readiness:
+            if self.state.isAccepting {
+                self.respond(to: context, status: .ok, json: #"{"status":"ready"}"#)
+            } else {
+                self.respond(to: context, status: .serviceUnavailable, json: #"{"status":"shutting down"}"#)
+            }
+        case .webSocket:
+            self.state.countRejection(.badRequest)
+            self.respond(
+                to: context,
+                rejection: HTTPRejection(
+                    .upgradeRequired,
+                    "this endpoint only accepts WebSocket upgrades",
+                    headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+                )
+            )
+        case .publish(let name):
+            self.publish(head, channel: name, body: body ?? ByteBuffer(), context: context)
+        case .notFound:
+            self.respond(to: context, rejection: HTTPRejection(.notFound, "not found"))
+        }
+    }
+
+    private func publish(_ head: HTTPRequestHead, channel name: Substring, body: ByteBuffer, context: ChannelHandlerContext)
+    {
+        let channel: ChannelName
+        do {
+            channel = try ChannelName(validating: name)
+        } catch {
+            self.respond(to: context, rejection: HTTPRejection(.badRequest, error.reason))
+            return
+        }
+        if let rejection = self.authorizer.check(head.headers, peer: context.channel.remoteAddress) {
+            self.respond(to: context, rejection: rejection)
+            return
+        }
+        let opcode = Self.opcode(forContentType: head.headers.first(name: "content-type"))
+        if opcode == .text {
+            var validator = UTF8Validator()
+            guard validator.feed(body), validator.isAtCharacterBoundary else {
+                self.respond(to: context, rejection: HTTPRejection(.badRequest, "text body is not valid UTF-8"))
+                return
+            }
+        }
+        self.hub.publish(body, opcode: opcode, to: channel, source: .http, on: context.eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let delivered):
+                    self.respond(
+                        to: context,
+                        status: .ok,
+                        json: #"{"channel":"\#(channel.value)","delivered":\#(delivered)}"#
+                    )
+                case .failure:
+                    self.respond(to: context, rejection: HTTPRejection(.internalServerError, "publish failed"))
+                }
+            }
+    }
+
+    /// `text/*` and `application/json` are delivered as text frames; anything else as binary.
+    static func opcode(forContentType contentType: String?) -> WebSocketOpcode {
+        guard let contentType else { return .binary }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[...].first ?? ""
+        let normalized = mediaType.trimmingSpaces().lowercased()
+        return normalized.hasPrefix("text/") || normalized == "application/json" ? .text : .binary
+    }
+
+    // MARK: Responses
+
+    private func respond(to context: ChannelHandlerContext, rejection: HTTPRejection, closeAfter: Bool = false) {
+        let body = #"{"error":"\#(Self.jsonEscaped(rejection.reason))"}"#
+        self.respond(
+            to: context,
+            status: rejection.status,
+            json: body,
+            headers: rejection.headers,
+            closeAfter: closeAfter
+        )
+    }
+
+    private func respond(
+        to context: ChannelHandlerContext,
+        status: HTTPResponseStatus,
+        json: String,
+        headers extra: [(String, String)] = [],
+        closeAfter: Bool = false
+    ) {
+        var head = HTTPResponseHead(version: .http1_1, status: status)
+        head.headers.add(name: "Content-Type", value: "application/json")
+        head.headers.add(name: "Content-Length", value: String(json.utf8.count + 1))
+        head.headers.add(contentsOf: extra)
+        if closeAfter { head.headers.add(name: "Connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: json.utf8.count + 1)
+        buffer.writeString(json)
+        buffer.writeString("\n")
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        self.requestState = .idle
+        if closeAfter {
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.armIdleTimer(context: context)
+        }
+    }
+
+    /// Closes a connection that does not complete a request in time (a slow or silent client).
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        self.idleTimer?.cancel()
+        self.idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.handshakeTimeout) {
+            if case .responding = self.requestState { return }
+            if !self.sawRequest || !self.isIdle { self.state.countRejection(.timeout) }
+            context.close(promise: nil)
+        }
+    }
+
+    private var isIdle: Bool {
+        if case .idle = self.requestState { return true }
+        return false
+    }
+
+    static func jsonEscaped(_ text: String) -> String {
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case _ where scalar.value < 0x20: escaped += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+}
+
+@available(*, unavailable)
+extension HTTPRouter: Sendable {}
+
+extension StringProtocol {
+    fileprivate func trimmingSpaces() -> Substring {
+        let trimmedStart = self.drop { $0 == " " || $0 == "\t" }
+        var end = trimmedStart.endIndex
+        while end > trimmedStart.startIndex, [" ", "\t"].contains(trimmedStart[trimmedStart.index(before: end)]) {
+            end = trimmedStart.index(before: end)
+        }
+        return Substring(trimmedStart[..<end])
+    }
+}

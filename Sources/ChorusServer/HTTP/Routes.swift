@@ -1,0 +1,47 @@
+import NIOHTTP1
+
+/// The one table of paths Chorus serves on its HTTP side.
+package enum Route: Equatable, Sendable {
+    /// `GET /ws/{channel}` or `GET /ws?channel=a&channel=b`: a WebSocket upgrade (only as an upgrade).
+    case webSocket
+    /// `POST /publish/{channel}`.
+    case publish(channel: Substring)
+    /// `GET /healthz`: the process runs.
+    case health
+    /// `GET /readyz`: accepting connections.
+    case readiness
+    /// Anything else.
+    case notFound
+
+    /// The path part of `uri` (before `?`) and its query (after), without decoding.
+    package static func split(_ uri: String) -> (path: Substring, query: Substring?) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], nil) }
+        return (uri[..<mark], uri[uri.index(after: mark)...])
+    }
+
+    package init(uri: String) {
+        let path = Self.split(uri).path
+        switch path {
+        case "/healthz": self = .health
+        case "/readyz": self = .readiness
+        case "/ws": self = .webSocket
+        default:
+            if path.hasPrefix("/ws/") {
+                self = .webSocket
+            } else if path.hasPrefix("/publish/") {
+                self = .publish(channel: path.dropFirst("/publish/".count))
+            } else {
+                self = .notFound
+            }
+        }
+    }
+
+    /// The methods this route answers (for 405 responses).
+    package var allowedMethods: [HTTPMethod] {
+        switch self {
+        case .webSocket, .health, .readiness: [.GET]
+        case .publish: [.POST]
+        case .notFound: []
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ChorusCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// The whole server as a swift-service-lifecycle `Service`: binds, serves until graceful shutdown, then
+/// drains (stop accepting, `/readyz` 503, 1001 to every client, wait up to the drain timeout) and returns.
+package final class ChorusServer: Service, Sendable {
+    package let configuration: ServerConfiguration
+    package let hub: Hub
+    package let state = ServerState()
+    private let group: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let listening: EventLoopPromise<SocketAddress>
+
+    package init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        self.hub = Hub(loops: Array(self.group.makeIterator()), settings: configuration.shardSettings)
+        self.listening = self.group.next().makePromise(of: SocketAddress.self)
+    }
+
+    /// The address the server listens on, once bound (useful with port 0).
+    package var localAddress: EventLoopFuture<SocketAddress> { self.listening.futureResult }
+
+    package func run() async throws {
+        let initializer = ChannelInitializer(configuration: self.configuration, hub: self.hub, state: self.state)
+        let serverChannel: any Channel
+        do {
+            let bootstrap = ServerBootstrap(group: self.group)
+                .serverChannelOption(.backlog, value: 4096)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            serverChannel = try await initializer.applyChildOptions(to: bootstrap)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try initializer.initialize(channel) }
+                }
+                .bind(host: self.configuration.host, port: self.configuration.port)
+                .get()
+        } catch {
+            self.listening.fail(error)
+            try? await self.group.shutdownGracefully()
+            throw error
+        }
+        let address = serverChannel.localAddress!
+        self.listening.succeed(address)
+        self.logger.info(
+            "chorus listening",
+            metadata: [
+                "address": "\(address)", "event_loops": "\(self.configuration.eventLoops)",
+                "slow_consumer": "\(self.configuration.slowConsumer.rawValue)",
+            ]
+        )
+        let pingTasks = self.hub.shards.map { shard in
+            shard.eventLoop.scheduleRepeatedTask(
+                initialDelay: self.configuration.pingInterval,
+                delay: self.configuration.pingInterval
+            ) { _ in shard.value.livenessTick() }
+        }
+
+        // Serve until SIGTERM/SIGINT (or the service group's cancellation).
+        try? await gracefulShutdown()
+
+        self.logger.info("graceful shutdown: draining", metadata: ["connections": "\(self.hub.reservedConnections)"])
+        self.state.stopAccepting()
+        try? await serverChannel.close()
+        for task in pingTasks { task.cancel() }
+        let drained = self.hub.whenNoConnections(on: self.group.next())
+        self.hub.closeAll(code: .goingAway, reason: "server shutting down", because: .shutdown)
+        let timeout = self.group.next().scheduleTask(in: self.configuration.drainTimeout) {}
+        let completedInTime: Bool = await withCheckedContinuation { continuation in
+            let resumed = NIOLockedValueBox(false)
+            let finish: @Sendable (Bool) -> Void = { inTime in
+                let first = resumed.withLockedValue { wasResumed in
+                    defer { wasResumed = true }
+                    return !wasResumed
+                }
+                if first { continuation.resume(returning: inTime) }
+            }
+            drained.whenComplete { _ in finish(true) }
+            timeout.futureResult.whenComplete { _ in finish(false) }
+        }
+        timeout.cancel()
+        self.logger.info(
+            "graceful shutdown: done",
+            metadata: ["drained": "\(completedInTime)", "remaining": "\(self.hub.reservedConnections)"]
+        )
+        try await self.group.shutdownGracefully()
+    }
+}
