@@ -1,0 +1,67 @@
+import ChorusCore
+import ChorusServer
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// A real Chorus server on a free loopback port, run the way `chorus` runs it (in a ServiceGroup).
+struct TestServer: Sendable {
+    let server: ChorusServer
+    let port: Int
+
+    static func configuration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.eventLoops = 2
+        adjust(&configuration)
+        return configuration
+    }
+
+    /// Runs `body` against a server started with `configuration`, then shuts the server down gracefully and
+    /// waits for it to return.
+    static func with<T: Sendable>(
+        _ configuration: ServerConfiguration = TestServer.configuration(),
+        _ body: @Sendable (TestServer) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "chorus.test")
+        logger.logLevel = .warning
+        let server = ChorusServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [server], logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let address = try await server.localAddress.get()
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(TestServer(server: server, port: address.port!)))
+            } catch {
+                result = .failure(error)
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
+        }
+    }
+
+    /// Publishes over HTTP and returns the response.
+    func publish(_ channel: String, _ body: String, contentType: String = "text/plain") async throws
+        -> TestHTTPResponse
+    {
+        try await httpRequest(
+            port: self.port,
+            "POST",
+            "/publish/\(channel)",
+            headers: ["Content-Type: \(contentType)"],
+            body: Array(body.utf8)
+        )
+    }
+
+    /// Subscribers of `channel` across all shards (to wait for a runtime subscribe to take effect).
+    func subscriberCount(_ channel: String) async throws -> Int {
+        let name = try ChannelName(validating: channel)
+        let counts = try await self.server.hub.collect(on: self.server.hub.shards[0].eventLoop) {
+            $0.subscriberCount(of: name)
+        }.get()
+        return counts.reduce(0, +)
+    }
+}
