@@ -1,0 +1,50 @@
+/// A validated channel (topic) name: 1–128 characters from `[A-Za-z0-9_.:-]`.
+///
+/// The restricted alphabet keeps names safe in URLs, logs and Redis channel names without escaping.
+package struct ChannelName: Hashable, Sendable, CustomStringConvertible {
+    /// Longest accepted name, in characters (equal to bytes, since only ASCII is allowed).
+    package static let maxLength = 128
+
+    package let value: String
+
+    package init(validating name: some StringProtocol) throws(ChannelNameError) {
+        var count = 0
+        for byte in name.utf8 {
+            guard Self.isAllowed(byte) else {
+                throw ChannelNameError(reason: "channel name contains a character outside [A-Za-z0-9_.:-]")
+            }
+            count += 1
+        }
+        guard count > 0 else {
+            throw ChannelNameError(reason: "channel name is empty")
+        }
+        guard count <= Self.maxLength else {
+            throw ChannelNameError(reason: "channel name is longer than 128 characters")
+        }
+        self.value = String(name)
+    }
+
+    package var description: String {
+        self.value
+    }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"),
+            UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// Why a string is not a valid channel name; the reason is short enough for a close frame or HTTP body.
+package struct ChannelNameError: Error, Equatable, Sendable {
+    package var reason: String
+
+    package init(reason: String) {
+        self.reason = reason
+    }
+}
