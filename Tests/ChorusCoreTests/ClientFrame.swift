@@ -13,7 +13,10 @@ struct ClientFrame {
     var forcedLength7: UInt8? = nil
     var forcedExtendedLength: [UInt8]? = nil
 
-    init(fin: Bool = true, rsv: UInt8 = 0, opcode: UInt8, payload: [UInt8] = [], mask: [UInt8]? = [0x37, 0xFA, 0x21, 0x3D]) {
+    init(
+        fin: Bool = true, rsv: UInt8 = 0, opcode: UInt8, payload: [UInt8] = [],
+        mask: [UInt8]? = [0x37, 0xFA, 0x21, 0x3D]
+    ) {
         self.fin = fin
         self.rsv = rsv
         self.opcode = opcode

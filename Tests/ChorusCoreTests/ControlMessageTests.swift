@@ -96,7 +96,8 @@ import Testing
     @Test func invalidChannelNames() {
         #expect(self.reason(#"{"subscribe":""}"#) == "channel name is empty")
         #expect(self.reason(#"{"subscribe":"a b"}"#) == "channel name contains a character outside [A-Za-z0-9_.:-]")
-        #expect(self.reason(#"{"subscribe":"caf\u00e9"}"#) == "channel name contains a character outside [A-Za-z0-9_.:-]")
+        #expect(
+            self.reason(#"{"subscribe":"caf\u00e9"}"#) == "channel name contains a character outside [A-Za-z0-9_.:-]")
         #expect(
             self.reason("{\"publish\":\"\(String(repeating: "x", count: 129))\",\"data\":\"d\"}")
                 == "channel name is longer than 128 characters"

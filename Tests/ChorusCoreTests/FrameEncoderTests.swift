@@ -56,8 +56,10 @@ import Testing
 
     @Test func closeEcho() {
         #expect(FrameEncoder.closeEcho(code: nil, allocator: self.allocator).readableArray == [0x88, 0x00])
-        #expect(FrameEncoder.closeEcho(code: 1000, allocator: self.allocator).readableArray == [0x88, 0x02, 0x03, 0xE8])
-        #expect(FrameEncoder.closeEcho(code: 4000, allocator: self.allocator).readableArray == [0x88, 0x02, 0x0F, 0xA0])
+        #expect(
+            FrameEncoder.closeEcho(code: 1000, allocator: self.allocator).readableArray == [0x88, 0x02, 0x03, 0xE8])
+        #expect(
+            FrameEncoder.closeEcho(code: 4000, allocator: self.allocator).readableArray == [0x88, 0x02, 0x0F, 0xA0])
     }
 
     @Test(arguments: [

@@ -12,7 +12,9 @@ import Testing
         ("Sec-WebSocket-Version", "13"),
     ]
 
-    func validate(method: String = "GET", major: Int = 1, minor: Int = 1, _ headers: Headers) -> HandshakeValidator.Outcome {
+    func validate(method: String = "GET", major: Int = 1, minor: Int = 1, _ headers: Headers)
+        -> HandshakeValidator.Outcome
+    {
         HandshakeValidator.validate(method: method, versionMajor: major, versionMinor: minor, headers: headers)
     }
 
@@ -34,12 +36,17 @@ import Testing
             ("sec-websocket-key", " dGhlIHNhbXBsZSBub25jZQ== "),
             ("SEC-WEBSOCKET-VERSION", "13"),
         ]
-        #expect(self.validate(major: 2, minor: 0, headers) == .accept(secWebSocketAccept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
+        #expect(
+            self.validate(major: 2, minor: 0, headers) == .accept(secWebSocketAccept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
     }
 
     @Test func methodMustBeGet() {
-        #expect(self.validate(method: "POST", self.good) == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
-        #expect(self.validate(method: "get", self.good) == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
+        #expect(
+            self.validate(method: "POST", self.good)
+                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
+        #expect(
+            self.validate(method: "get", self.good)
+                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
     }
 
     @Test func httpVersion() {
@@ -101,12 +108,17 @@ import Testing
 
     @Test func checksRunInOrder() {
         // Everything wrong: the method is reported first, then the version, then Upgrade.
-        #expect(self.validate(method: "POST", major: 1, minor: 0, []) == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
+        #expect(
+            self.validate(method: "POST", major: 1, minor: 0, [])
+                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
         guard case .reject(400, _, _) = self.validate(major: 1, minor: 0, []) else {
             Issue.record("version comes second")
             return
         }
-        guard case .reject(426, _, [HandshakeValidator.HeaderField(name: "Upgrade", value: "websocket")]) = self.validate([]) else {
+        guard
+            case .reject(426, _, [HandshakeValidator.HeaderField(name: "Upgrade", value: "websocket")]) = self.validate(
+                [])
+        else {
             Issue.record("Upgrade comes third")
             return
         }

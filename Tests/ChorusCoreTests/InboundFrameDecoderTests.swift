@@ -97,7 +97,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
             ClientFrame(opcode: Self.ping, payload: [UInt8](repeating: 9, count: 125)),
             ClientFrame(opcode: Self.close, payload: [0x03, 0xE8] + Array("bye é".utf8))
         )
-        #expect(events == [.ping([1, 2, 3]), .pong([]), .ping([UInt8](repeating: 9, count: 125)), .close(1000, "bye é")])
+        #expect(
+            events == [.ping([1, 2, 3]), .pong([]), .ping([UInt8](repeating: 9, count: 125)), .close(1000, "bye é")])
     }
 
     @Test func closeWithoutPayload() {
@@ -106,7 +107,10 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
     @Test(arguments: [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999] as [UInt16])
     func closeWithValidCode(code: UInt16) {
-        #expect(decode(ClientFrame(opcode: Self.close, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])) == [.close(code, "")])
+        #expect(
+            decode(ClientFrame(opcode: Self.close, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])) == [
+                .close(code, "")
+            ])
     }
 
     @Test func fragmentedTextWithInterleavedPing() {
@@ -201,7 +205,9 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
     @Test func unmaskedFrame() {
         #expect(decode(ClientFrame(opcode: Self.text, payload: [0x61], mask: nil)) == [.failure(1002)])
-        #expect(failureReason(ClientFrame(opcode: Self.text, payload: [0x61], mask: nil).bytes) == "client frame is not masked")
+        #expect(
+            failureReason(ClientFrame(opcode: Self.text, payload: [0x61], mask: nil).bytes)
+                == "client frame is not masked")
     }
 
     @Test(arguments: [0x40, 0x20, 0x10, 0x70] as [UInt8])
@@ -211,14 +217,19 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
     }
 
     @Test func allowedReservedBitsApplyToDataFramesOnly() {
-        let allowed = decode([ClientFrame(rsv: 0x40, opcode: Self.binary, payload: [1]).bytes], allowedReservedBits: 0x40)
+        let allowed = decode(
+            [ClientFrame(rsv: 0x40, opcode: Self.binary, payload: [1]).bytes], allowedReservedBits: 0x40)
         #expect(allowed == [.binary([1])])
-        let otherBit = decode([ClientFrame(rsv: 0x20, opcode: Self.binary, payload: [1]).bytes], allowedReservedBits: 0x40)
+        let otherBit = decode(
+            [ClientFrame(rsv: 0x20, opcode: Self.binary, payload: [1]).bytes], allowedReservedBits: 0x40)
         #expect(otherBit == [.failure(1002)])
         let onPing = decode([ClientFrame(rsv: 0x40, opcode: Self.ping).bytes], allowedReservedBits: 0x40)
         #expect(onPing == [.failure(1002)])
         let onContinuation = decode(
-            [ClientFrame(fin: false, opcode: Self.binary, payload: [1]).bytes + ClientFrame(rsv: 0x40, opcode: Self.continuation, payload: [2]).bytes],
+            [
+                ClientFrame(fin: false, opcode: Self.binary, payload: [1]).bytes
+                    + ClientFrame(rsv: 0x40, opcode: Self.continuation, payload: [2]).bytes
+            ],
             allowedReservedBits: 0x40
         )
         #expect(onContinuation == [.failure(1002)])
@@ -242,12 +253,20 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
     @Test func continuationWithoutMessage() {
         #expect(decode(ClientFrame(opcode: Self.continuation, text: "a")) == [.failure(1002)])
-        #expect(decode(ClientFrame(opcode: Self.text, text: "a"), ClientFrame(opcode: Self.continuation, text: "b")) == [.text("a"), .failure(1002)])
+        #expect(
+            decode(ClientFrame(opcode: Self.text, text: "a"), ClientFrame(opcode: Self.continuation, text: "b")) == [
+                .text("a"), .failure(1002),
+            ])
     }
 
     @Test func newDataFrameDuringFragmentedMessage() {
-        #expect(decode(ClientFrame(fin: false, opcode: Self.text, text: "a"), ClientFrame(opcode: Self.text, text: "b")) == [.failure(1002)])
-        #expect(decode(ClientFrame(fin: false, opcode: Self.binary, payload: [1]), ClientFrame(opcode: Self.binary, payload: [2])) == [.failure(1002)])
+        #expect(
+            decode(ClientFrame(fin: false, opcode: Self.text, text: "a"), ClientFrame(opcode: Self.text, text: "b"))
+                == [.failure(1002)])
+        #expect(
+            decode(
+                ClientFrame(fin: false, opcode: Self.binary, payload: [1]),
+                ClientFrame(opcode: Self.binary, payload: [2])) == [.failure(1002)])
     }
 
     @Test func lengthWithMostSignificantBit() {
@@ -292,7 +311,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
     @Test func invalidUTF8FailsFastMidFrame() {
         // Header of a 1000-byte text frame, then only the first few payload bytes: invalid at byte 2.
-        let full = ClientFrame(opcode: Self.text, payload: [0x61, 0x62, 0xFF] + [UInt8](repeating: 0x61, count: 997)).bytes
+        let full = ClientFrame(opcode: Self.text, payload: [0x61, 0x62, 0xFF] + [UInt8](repeating: 0x61, count: 997))
+            .bytes
         #expect(decode([Array(full.prefix(8 + 3))]) == [.failure(1007)])
     }
 
@@ -307,7 +327,9 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
     @Test func textEndingInsideACharacter() {
         #expect(decode(ClientFrame(opcode: Self.text, payload: [0x61, 0xE2, 0x82])) == [.failure(1007)])
         #expect(
-            decode(ClientFrame(fin: false, opcode: Self.text, payload: [0xE2]), ClientFrame(opcode: Self.continuation, payload: [0x82]))
+            decode(
+                ClientFrame(fin: false, opcode: Self.text, payload: [0xE2]),
+                ClientFrame(opcode: Self.continuation, payload: [0x82]))
                 == [.failure(1007)]
         )
     }
@@ -318,7 +340,9 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
     @Test(arguments: [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] as [UInt16])
     func closeWithInvalidCode(code: UInt16) {
-        #expect(decode(ClientFrame(opcode: Self.close, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])) == [.failure(1002)])
+        #expect(
+            decode(ClientFrame(opcode: Self.close, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])) == [.failure(1002)]
+        )
     }
 
     @Test func closeReasonNotUTF8() {
@@ -351,7 +375,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(!decoder.isIdle)
         #expect(decoder.bufferedCapacity == 4096, "a stash for the partial header")
 
-        var rest = ByteBuffer(bytes: Array(frame.dropFirst(3)) + ClientFrame(opcode: Self.continuation, text: "!").bytes)
+        var rest = ByteBuffer(
+            bytes: Array(frame.dropFirst(3)) + ClientFrame(opcode: Self.continuation, text: "!").bytes)
         let event = decoder.next(from: &rest, pool: pool)
         #expect(event.map(Decoded.init) == .text("hello!"))
         #expect(decoder.isIdle)
@@ -361,7 +386,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(pool.misses == 2, "stash and message")
 
         // The next message reuses pooled buffers.
-        var again = ByteBuffer(bytes: ClientFrame(opcode: Self.ping, payload: [1]).bytes + ClientFrame(opcode: Self.text, text: "x").bytes)
+        var again = ByteBuffer(
+            bytes: ClientFrame(opcode: Self.ping, payload: [1]).bytes + ClientFrame(opcode: Self.text, text: "x").bytes)
         while decoder.next(from: &again, pool: pool) != nil {}
         #expect(pool.misses == 2)
         #expect(pool.hits == 2)

@@ -105,7 +105,9 @@ import Testing
                 let take = Int.random(in: 1...rest.count, using: &rng)
                 let piece = Array(rest.prefix(take))
                 rest = rest.dropFirst(take)
-                ok = (take % 2 == 0 ? validator.feed(ByteBuffer(bytes: piece)) : piece.withUnsafeBytes { validator.feed($0) }) && ok
+                ok =
+                    (take % 2 == 0
+                        ? validator.feed(ByteBuffer(bytes: piece)) : piece.withUnsafeBytes { validator.feed($0) }) && ok
             }
             #expect((ok && validator.isAtCharacterBoundary) == result.valid, "\(bytes)")
         }

@@ -64,7 +64,9 @@ private struct ControlMessageParser {
                 self.skipWhitespace()
                 guard self.consume(UInt8(ascii: ":")) else { throw self.error("expected ':' after a key") }
                 self.skipWhitespace()
-                guard self.peek() == UInt8(ascii: "\"") else { throw self.error("value of \"\(name)\" must be a string") }
+                guard self.peek() == UInt8(ascii: "\"") else {
+                    throw self.error("value of \"\(name)\" must be a string")
+                }
                 let value = try self.parseString()
                 switch key {
                 case .subscribe, .unsubscribe, .publish:
