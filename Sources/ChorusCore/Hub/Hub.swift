@@ -34,10 +34,9 @@ package final class Hub: Sendable {
         var shards: [NIOLoopBound<Shard>] = []
         var indexByLoop: [ObjectIdentifier: Int] = [:]
         for (index, loop) in loops.enumerated() {
-            // The shard is created here, off its loop, and from now on used only on it.
-            let shard = try! loop.submit {
-                NIOLoopBound(Shard(eventLoop: loop, settings: settings, allocator: allocator), eventLoop: loop)
-            }.wait()
+            // Each shard is created on its own loop and from then on used only there.
+            let make = { NIOLoopBound(Shard(eventLoop: loop, settings: settings, allocator: allocator), eventLoop: loop) }
+            let shard = loop.inEventLoop ? make() : try! loop.submit(make).wait()
             shards.append(shard)
             indexByLoop[ObjectIdentifier(loop)] = index
         }
