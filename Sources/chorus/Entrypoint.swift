@@ -55,6 +55,8 @@ struct Chorus: AsyncParsableCommand {
     var closeTimeout: String?
     @Option(help: "Receive buffer per read in bytes (default: 256; env CHORUS_READ_BUFFER_BYTES).")
     var readBufferBytes: String?
+    @Option(help: "Kernel send buffer per connection, SO_SNDBUF (default: kernel autotuning; env CHORUS_SOCKET_SEND_BUFFER_BYTES).")
+    var socketSendBufferBytes: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
     var logLevel: String?
 
@@ -94,6 +96,7 @@ struct Chorus: AsyncParsableCommand {
             ("api-key", self.apiKey), ("ping-interval", self.pingInterval),
             ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
             ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
+            ("socket-send-buffer-bytes", self.socketSendBufferBytes),
             ("log-level", self.logLevel),
         ]
         for case (let setting, let value?) in flags {

@@ -12,6 +12,7 @@ extension ServerConfiguration {
         ("CHORUS_API_KEY", "api-key"), ("CHORUS_PING_INTERVAL", "ping-interval"),
         ("CHORUS_HANDSHAKE_TIMEOUT", "handshake-timeout"), ("CHORUS_DRAIN_TIMEOUT", "drain-timeout"),
         ("CHORUS_CLOSE_TIMEOUT", "close-timeout"), ("CHORUS_READ_BUFFER_BYTES", "read-buffer-bytes"),
+        ("CHORUS_SOCKET_SEND_BUFFER_BYTES", "socket-send-buffer-bytes"),
         ("CHORUS_LOG_LEVEL", "log-level"),
     ]
 
@@ -49,6 +50,7 @@ extension ServerConfiguration {
         case "drain-timeout": self.drainTimeout = try Self.duration(text)
         case "close-timeout": self.closeTimeout = try Self.duration(text)
         case "read-buffer-bytes": self.readBufferBytes = try Self.integer(text)
+        case "socket-send-buffer-bytes": self.socketSendBufferBytes = try Self.integer(text)
         case "log-level":
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")

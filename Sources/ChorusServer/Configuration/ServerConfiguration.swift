@@ -35,6 +35,9 @@ package struct ServerConfiguration: Sendable {
     package var closeTimeout: TimeAmount = .seconds(5)
     /// Receive buffer per read, in bytes (NIO keeps one per connection for its whole life).
     package var readBufferBytes = 256
+    /// Kernel send buffer per connection (SO_SNDBUF); nil leaves it to the kernel's autotuning. Setting it
+    /// bounds kernel memory per subscriber and makes the pending-bytes limit bite sooner.
+    package var socketSendBufferBytes: Int? = nil
     /// Log level.
     package var logLevel: Logger.Level = .info
 
@@ -68,6 +71,9 @@ package struct ServerConfiguration: Sendable {
             (self.drainTimeout, "drain-timeout"), (self.closeTimeout, "close-timeout"),
         ] where value.nanoseconds <= 0 {
             throw ConfigurationError("\(name) must be positive")
+        }
+        if let bytes = self.socketSendBufferBytes, bytes < 1024 {
+            throw ConfigurationError("socket-send-buffer-bytes must be at least 1024")
         }
         if let key = self.apiKey, key.isEmpty { throw ConfigurationError("api-key must not be empty") }
     }

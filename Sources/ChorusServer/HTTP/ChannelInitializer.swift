@@ -14,7 +14,11 @@ struct ChannelInitializer: Sendable {
     /// connection's life) and a write-buffer high-water mark at the pending-bytes limit (past it the channel
     /// turns unwritable and the slow-consumer policy applies).
     func applyChildOptions(to bootstrap: ServerBootstrap) -> ServerBootstrap {
-        bootstrap
+        var bootstrap = bootstrap
+        if let bytes = self.configuration.socketSendBufferBytes {
+            bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
+        }
+        return bootstrap
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(
                 .recvAllocator,

@@ -97,6 +97,7 @@ final class RawConnection: Sendable {
         func append(_ chunk: ByteBuffer) {
             let waiter = self.state.withLockedValue { state in
                 var chunk = chunk
+                if state.pending.readerIndex > 64 * 1024 { state.pending.discardReadBytes() }
                 state.pending.writeBuffer(&chunk)
                 state.version += 1
                 defer { state.waiter = nil }

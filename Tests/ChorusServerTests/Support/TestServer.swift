@@ -14,6 +14,8 @@ struct TestServer: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.eventLoops = 2
+        // Clients that a test leaves open do not answer the shutdown's 1001; do not wait long for them.
+        configuration.drainTimeout = .milliseconds(200)
         adjust(&configuration)
         return configuration
     }
@@ -54,6 +56,11 @@ struct TestServer: Sendable {
             headers: ["Content-Type: \(contentType)"],
             body: Array(body.utf8)
         )
+    }
+
+    /// Every shard's counters, added up.
+    func statistics() async throws -> ShardStatistics {
+        try await self.server.hub.statistics(on: self.server.hub.shards[0].eventLoop).get()
     }
 
     /// Subscribers of `channel` across all shards (to wait for a runtime subscribe to take effect).
