@@ -41,8 +41,8 @@ struct Chorus: AsyncParsableCommand {
     var maxPendingBytes: String?
     @Option(help: "Slow consumers: disconnect (close 1008) or drop messages (default: disconnect; env CHORUS_SLOW_CONSUMER).")
     var slowConsumer: String?
-    @Flag(help: "Let clients publish with {\"publish\":…} (default: off; env CHORUS_CLIENT_PUBLISH=true).")
-    var clientPublish = false
+    @Flag(inversion: .prefixedNo, help: "Let clients publish with {\"publish\":…} (default: off; env CHORUS_CLIENT_PUBLISH).")
+    var clientPublish: Bool?
     @Option(help: "Bearer key required by POST /publish; unset means loopback peers only (env CHORUS_API_KEY).")
     var apiKey: String?
     @Option(help: "Server ping interval; silent for two intervals closes (default: 30s; env CHORUS_PING_INTERVAL).")
@@ -86,28 +86,19 @@ struct Chorus: AsyncParsableCommand {
 
     /// Defaults, then the environment, then flags.
     func resolveConfiguration(environment: [String: String]) throws(ConfigurationError) -> ServerConfiguration {
-        var configuration = ServerConfiguration()
-        try configuration.apply(environment: environment)
-        let flags: [(String, String?)] = [
-            ("host", self.host), ("port", self.port), ("event-loops", self.eventLoops),
-            ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
-            ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
-            ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish ? "true" : nil),
-            ("api-key", self.apiKey), ("ping-interval", self.pingInterval),
-            ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
-            ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
-            ("socket-send-buffer-bytes", self.socketSendBufferBytes),
-            ("log-level", self.logLevel),
-        ]
-        for case (let setting, let value?) in flags {
-            do {
-                try configuration.set(setting, to: value)
-            } catch {
-                throw ConfigurationError("--\(setting): \(error.description)")
-            }
-        }
-        try configuration.validate()
-        return configuration
+        try ServerConfiguration.resolve(
+            environment: environment,
+            flags: [
+                ("host", self.host), ("port", self.port), ("event-loops", self.eventLoops),
+                ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
+                ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
+                ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish.map { String($0) }),
+                ("api-key", self.apiKey), ("ping-interval", self.pingInterval),
+                ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
+                ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
+                ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("log-level", self.logLevel),
+            ]
+        )
     }
 
     static func environment() -> [String: String] {

@@ -28,6 +28,25 @@ extension ServerConfiguration {
         }
     }
 
+    /// The configuration for a start: defaults, then `environment`'s `CHORUS_*` variables, then `flags`
+    /// (setting name as the flag, without `--`; nil = not given). Flags win. Validated.
+    package static func resolve(
+        environment: [String: String],
+        flags: [(setting: String, value: String?)]
+    ) throws(ConfigurationError) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        try configuration.apply(environment: environment)
+        for case (let setting, let value?) in flags {
+            do {
+                try configuration.set(setting, to: value)
+            } catch {
+                throw ConfigurationError("--\(setting): \(error.description)")
+            }
+        }
+        try configuration.validate()
+        return configuration
+    }
+
     /// Sets one setting, named as its command-line flag, from text.
     package mutating func set(_ setting: String, to text: String) throws(ConfigurationError) {
         switch setting {
