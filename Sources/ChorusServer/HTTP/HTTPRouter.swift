@@ -28,6 +28,9 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     private var rejectedUpgrade: HTTPRejection?
     private var idleTimer: Scheduled<Void>?
     private var sawRequest = false
+    /// False when the current request asked not to keep the connection (`Connection: close`, or HTTP/1.0
+    /// without keep-alive): it then closes once the response is sent.
+    private var keepAlive = true
 
     init(hub: Hub, state: ServerState, configuration: ServerConfiguration) {
         self.hub = hub
@@ -68,6 +71,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case (.head(let head), .idle):
             // The idle timer keeps running until `.end`: a request must be complete in time, body included.
             self.sawRequest = true
+            self.keepAlive = head.isKeepAlive
             let route = Route(uri: head.uri)
             if case .publish = route {
                 if let length = head.headers.first(name: "content-length").flatMap(Int.init),
@@ -213,6 +217,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         headers extra: [(String, String)] = [],
         closeAfter: Bool = false
     ) {
+        let closeAfter = closeAfter || !self.keepAlive
         var head = HTTPResponseHead(version: .http1_1, status: status)
         head.headers.add(name: "Content-Type", value: "application/json")
         head.headers.add(name: "Content-Length", value: String(json.utf8.count + 1))
