@@ -57,6 +57,10 @@ struct Chorus: AsyncParsableCommand {
     var readBufferBytes: String?
     @Option(help: "Kernel send buffer per connection, SO_SNDBUF (default: kernel autotuning; env CHORUS_SOCKET_SEND_BUFFER_BYTES).")
     var socketSendBufferBytes: String?
+    @Option(help: "Serve /metrics on this port instead of the main one (default: main port; env CHORUS_METRICS_PORT).")
+    var metricsPort: String?
+    @Option(help: "Bearer token required by /metrics (default: none; env CHORUS_METRICS_TOKEN).")
+    var metricsToken: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
     var logLevel: String?
 
@@ -96,7 +100,8 @@ struct Chorus: AsyncParsableCommand {
                 ("api-key", self.apiKey), ("ping-interval", self.pingInterval),
                 ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
                 ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
-                ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("log-level", self.logLevel),
+                ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("metrics-port", self.metricsPort),
+                ("metrics-token", self.metricsToken), ("log-level", self.logLevel),
             ]
         )
     }

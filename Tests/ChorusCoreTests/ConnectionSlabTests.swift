@@ -10,6 +10,9 @@ final class RecordingSink: ConnectionSink {
     var flushes = 0
     var closes: [(CloseCode, String, CloseReason)] = []
 
+    var pendingOutboundBytes: Int { 0 }
+    var bufferedInboundBytes: Int { 0 }
+
     func write(_ bytes: ByteBuffer) { self.written.append(bytes) }
     func flush() { self.flushes += 1 }
     func close(code: CloseCode, reason: String, because cause: CloseReason) {

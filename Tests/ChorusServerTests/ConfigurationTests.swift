@@ -26,6 +26,7 @@ struct ConfigurationTests {
             "CHORUS_API_KEY": "k", "CHORUS_PING_INTERVAL": "1500ms", "CHORUS_HANDSHAKE_TIMEOUT": "2s",
             "CHORUS_DRAIN_TIMEOUT": "1m", "CHORUS_CLOSE_TIMEOUT": "0.5", "CHORUS_READ_BUFFER_BYTES": "512",
             "CHORUS_SOCKET_SEND_BUFFER_BYTES": "16384", "CHORUS_LOG_LEVEL": "debug",
+            "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         let fromEnvironment = try ServerConfiguration.resolve(environment: environment, flags: [])
@@ -37,6 +38,7 @@ struct ConfigurationTests {
         #expect(fromEnvironment.handshakeTimeout == .seconds(2) && fromEnvironment.drainTimeout == .seconds(60))
         #expect(fromEnvironment.closeTimeout == .milliseconds(500) && fromEnvironment.readBufferBytes == 512)
         #expect(fromEnvironment.socketSendBufferBytes == 16384 && fromEnvironment.logLevel == .debug)
+        #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
 
         let withFlags = try ServerConfiguration.resolve(
             environment: environment,

@@ -13,4 +13,8 @@ package protocol ConnectionSink: AnyObject {
     func flush()
     /// Starts the closing handshake with `code` and `reason`; the sink later reports its release to the shard.
     func close(code: CloseCode, reason: String, because cause: CloseReason)
+    /// Outbound bytes queued and not yet taken by the kernel (read at scrape time only).
+    var pendingOutboundBytes: Int { get }
+    /// Capacity of the inbound buffers the connection holds right now (read at scrape time only).
+    var bufferedInboundBytes: Int { get }
 }

@@ -10,6 +10,7 @@ package final class Hub: Sendable {
     package let shards: [NIOLoopBound<Shard>]
     private let shardIndexByLoop: [ObjectIdentifier: Int]
     private let allocator: ByteBufferAllocator
+    private let observer: (any PublishObserver)?
     private let counters = NIOLockedValueBox(HubCounters())
     private let openConnections = NIOLockedValueBox(OpenConnections())
 
@@ -29,7 +30,12 @@ package final class Hub: Sendable {
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
-    package init(loops: [any EventLoop], settings: ShardSettings, allocator: ByteBufferAllocator = .init()) {
+    package init(
+        loops: [any EventLoop],
+        settings: ShardSettings,
+        observer: (any PublishObserver)? = nil,
+        allocator: ByteBufferAllocator = .init()
+    ) {
         precondition(!loops.isEmpty, "a hub needs at least one event loop")
         var shards: [NIOLoopBound<Shard>] = []
         var indexByLoop: [ObjectIdentifier: Int] = [:]
@@ -43,6 +49,7 @@ package final class Hub: Sendable {
         self.shards = shards
         self.shardIndexByLoop = indexByLoop
         self.allocator = allocator
+        self.observer = observer
     }
 
     /// The shard owned by `loop`. Must be called on `loop`.
@@ -62,6 +69,7 @@ package final class Hub: Sendable {
         source: PublishSource,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<Int> {
+        let accepted = ContinuousClock.now
         let frame = self.encode(payload, opcode: opcode, source: source)
         var futures: [EventLoopFuture<Int>] = []
         futures.reserveCapacity(self.shards.count)
@@ -72,21 +80,11 @@ package final class Hub: Sendable {
             }
             futures.append(promise.futureResult)
         }
-        return EventLoopFuture.reduce(0, futures, on: eventLoop, +)
-    }
-
-    /// Like `publish(_:opcode:to:source:on:)` for callers that do not need the count (a client's publish).
-    package func publishWithoutReply(
-        _ payload: ByteBuffer,
-        opcode: WebSocketOpcode,
-        to channel: ChannelName,
-        source: PublishSource
-    ) {
-        let frame = self.encode(payload, opcode: opcode, source: source)
-        for shard in self.shards {
-            shard.eventLoop.execute {
-                _ = shard.value.deliver(frame, to: channel)
-            }
+        let delivered = EventLoopFuture.reduce(0, futures, on: eventLoop, +)
+        guard let observer = self.observer else { return delivered }
+        return delivered.map { count in
+            observer.fannedOut(after: ContinuousClock.now - accepted)
+            return count
         }
     }
 
@@ -97,6 +95,7 @@ package final class Hub: Sendable {
             $0.frameBytesEncoded += frame.wireLength
             $0.published[source.rawValue] += 1
         }
+        self.observer?.published(payloadBytes: frame.payloadLength, source: source)
         return frame
     }
 

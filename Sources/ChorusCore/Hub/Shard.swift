@@ -53,6 +53,8 @@ package final class Shard {
     package var connectionCount: Int { self.slab.inUse }
     /// Channels with at least one subscriber on this shard.
     package var channelCount: Int { self.topicSlots.count }
+    /// Channels with at least one subscriber on this shard.
+    package var channelNames: [ChannelName] { Array(self.topicSlots.keys) }
     /// Subscriptions across this shard's connections.
     package var subscriptions: Int { self.subscriptionCount }
 
@@ -222,8 +224,9 @@ package final class Shard {
 
     // MARK: Liveness and shutdown
 
-    /// Advances the liveness clock: pings every open connection with one shared frame and closes those silent
-    /// for two ticks (two ping intervals).
+    /// Advances the liveness clock: pings every open connection with one shared frame and closes those that
+    /// have been silent for at least two whole ping intervals (three ticks without a word: the tick they were
+    /// last heard in may have been nearly over).
     package func livenessTick() {
         self.eventLoop.preconditionInEventLoop()
         self.tick &+= 1
@@ -231,7 +234,7 @@ package final class Shard {
         for index in self.slab.blocks.indices {
             let block = self.slab.blocks[index]
             guard !block.isClosing, let sink = block.sink else { continue }
-            if self.tick &- block.lastSeenTick >= 2 {
+            if self.tick &- block.lastSeenTick >= 3 {
                 self.slab[index: UInt32(index)].isClosing = true
                 sink.close(code: .goingAway, reason: "idle timeout", because: .idleTimeout)
             } else if block.isWritable {

@@ -152,7 +152,14 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
                 self.close(code: .policyViolation, reason: "client publish is disabled", because: .protocolError)
                 return
             }
-            self.hub.publishWithoutReply(ByteBuffer(string: data), opcode: .text, to: channel, source: .client)
+            // The count is for HTTP publishers; a client's publish needs no answer.
+            _ = self.hub.publish(
+                ByteBuffer(string: data),
+                opcode: .text,
+                to: channel,
+                source: .client,
+                on: self.shard.eventLoop
+            )
         }
     }
 
@@ -177,6 +184,13 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
     package func flush() {
         self.context?.flush()
     }
+
+    package var pendingOutboundBytes: Int {
+        guard let channel = self.context?.channel else { return 0 }
+        return (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    package var bufferedInboundBytes: Int { self.decoder.bufferedCapacity }
 
     package func close(code: CloseCode, reason: String, because cause: CloseReason) {
         guard let context = self.context, self.machine.closeRequested() else { return }

@@ -13,6 +13,7 @@ extension ServerConfiguration {
         ("CHORUS_HANDSHAKE_TIMEOUT", "handshake-timeout"), ("CHORUS_DRAIN_TIMEOUT", "drain-timeout"),
         ("CHORUS_CLOSE_TIMEOUT", "close-timeout"), ("CHORUS_READ_BUFFER_BYTES", "read-buffer-bytes"),
         ("CHORUS_SOCKET_SEND_BUFFER_BYTES", "socket-send-buffer-bytes"),
+        ("CHORUS_METRICS_PORT", "metrics-port"), ("CHORUS_METRICS_TOKEN", "metrics-token"),
         ("CHORUS_LOG_LEVEL", "log-level"),
     ]
 
@@ -70,6 +71,8 @@ extension ServerConfiguration {
         case "close-timeout": self.closeTimeout = try Self.duration(text)
         case "read-buffer-bytes": self.readBufferBytes = try Self.integer(text)
         case "socket-send-buffer-bytes": self.socketSendBufferBytes = try Self.integer(text)
+        case "metrics-port": self.metricsPort = try Self.integer(text)
+        case "metrics-token": self.metricsToken = text
         case "log-level":
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")

@@ -38,6 +38,10 @@ package struct ServerConfiguration: Sendable {
     /// Kernel send buffer per connection (SO_SNDBUF); nil leaves it to the kernel's autotuning. Setting it
     /// bounds kernel memory per subscriber and makes the pending-bytes limit bite sooner.
     package var socketSendBufferBytes: Int? = nil
+    /// Serve `/metrics` on this port instead of the main one (nil: on the main port).
+    package var metricsPort: Int? = nil
+    /// Bearer token required by `/metrics` (nil: no token).
+    package var metricsToken: String? = nil
     /// Log level.
     package var logLevel: Logger.Level = .info
 
@@ -75,6 +79,10 @@ package struct ServerConfiguration: Sendable {
         if let bytes = self.socketSendBufferBytes, bytes < 1024 {
             throw ConfigurationError("socket-send-buffer-bytes must be at least 1024")
         }
+        if let port = self.metricsPort, !(0...65535).contains(port) {
+            throw ConfigurationError("metrics-port must be 0...65535")
+        }
+        if let token = self.metricsToken, token.isEmpty { throw ConfigurationError("metrics-token must not be empty") }
         if let key = self.apiKey, key.isEmpty { throw ConfigurationError("api-key must not be empty") }
     }
 }

@@ -9,6 +9,7 @@ struct ChannelInitializer: Sendable {
     let configuration: ServerConfiguration
     let hub: Hub
     let state: ServerState
+    let metrics: MetricsExporter
 
     /// Sets the options of every accepted channel: a small fixed receive buffer (NIO keeps it for the
     /// connection's life) and a write-buffer high-water mark at the pending-bytes limit (past it the channel
@@ -35,11 +36,31 @@ struct ChannelInitializer: Sendable {
 
     func initialize(_ channel: any Channel) throws {
         let policy = UpgradePolicy(configuration: self.configuration, hub: self.hub, state: self.state)
-        let router = HTTPRouter(hub: self.hub, state: self.state, configuration: self.configuration)
+        let router = HTTPRouter(
+            hub: self.hub,
+            state: self.state,
+            configuration: self.configuration,
+            metrics: self.metrics,
+            role: .main
+        )
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [WebSocketUpgrader(policy: policy)], completionHandler: { _ in }),
             withErrorHandling: true
         )
         try channel.pipeline.syncOperations.addHandler(router)
+    }
+
+    /// The pipeline of the optional metrics listener: plain HTTP/1, no upgrades.
+    func initializeMetricsOnly(_ channel: any Channel) throws {
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        try channel.pipeline.syncOperations.addHandler(
+            HTTPRouter(
+                hub: self.hub,
+                state: self.state,
+                configuration: self.configuration,
+                metrics: self.metrics,
+                role: .metricsOnly
+            )
+        )
     }
 }

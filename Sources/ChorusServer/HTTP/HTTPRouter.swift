@@ -12,6 +12,16 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     private let state: ServerState
     private let configuration: ServerConfiguration
     private let authorizer: PublishAuthorizer
+    private let metrics: MetricsExporter
+    private let role: Role
+
+    /// Which routes a listener serves.
+    enum Role {
+        /// Everything (metrics only when they are not on their own port).
+        case main
+        /// Only `/metrics`, `/healthz` and `/readyz` (the optional metrics listener).
+        case metricsOnly
+    }
 
     private enum RequestState {
         /// Waiting for a request head.
@@ -32,11 +42,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// without keep-alive): it then closes once the response is sent.
     private var keepAlive = true
 
-    init(hub: Hub, state: ServerState, configuration: ServerConfiguration) {
+    init(hub: Hub, state: ServerState, configuration: ServerConfiguration, metrics: MetricsExporter, role: Role) {
         self.hub = hub
         self.state = state
         self.configuration = configuration
         self.authorizer = PublishAuthorizer(apiKey: configuration.apiKey)
+        self.metrics = metrics
+        self.role = role
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -118,6 +130,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.respond(to: context, rejection: rejection, closeAfter: true)
             return
         }
+        let route = self.served(route)
         guard route.allowedMethods.contains(head.method) || route == .notFound else {
             let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             self.respond(
@@ -147,8 +160,46 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             )
         case .publish(let name):
             self.publish(head, channel: name, body: body ?? ByteBuffer(), context: context)
+        case .metrics:
+            self.serveMetrics(head, context: context)
         case .notFound:
             self.respond(to: context, rejection: HTTPRejection(.notFound, "not found"))
+        }
+    }
+
+    /// The route as this listener serves it: other listeners' routes are not found here.
+    private func served(_ route: Route) -> Route {
+        switch (self.role, route) {
+        case (.main, .metrics):
+            return self.configuration.metricsPort == nil ? .metrics : .notFound
+        case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
+            return route
+        case (.metricsOnly, .webSocket), (.metricsOnly, .publish), (.metricsOnly, .notFound):
+            return .notFound
+        }
+    }
+
+    private func serveMetrics(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        if let token = self.configuration.metricsToken {
+            let expected = Array("Bearer \(token)".utf8)
+            let presented = Array((head.headers.first(name: "authorization") ?? "").utf8)
+            guard PublishAuthorizer.constantTimeEquals(presented, expected) else {
+                let status: HTTPResponseStatus = presented.isEmpty ? .unauthorized : .forbidden
+                self.respond(
+                    to: context,
+                    rejection: HTTPRejection(status, "metrics require Authorization: Bearer <token>",
+                                             headers: [("WWW-Authenticate", "Bearer")])
+                )
+                return
+            }
+        }
+        self.metrics.render(on: context.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let body):
+                self.respond(to: context, status: .ok, contentType: MetricsExporter.contentType, body: body)
+            case .failure:
+                self.respond(to: context, rejection: HTTPRejection(.internalServerError, "metrics unavailable"))
+            }
         }
     }
 
@@ -217,16 +268,34 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         headers extra: [(String, String)] = [],
         closeAfter: Bool = false
     ) {
-        let closeAfter = closeAfter || !self.keepAlive
-        var head = HTTPResponseHead(version: .http1_1, status: status)
-        head.headers.add(name: "Content-Type", value: "application/json")
-        head.headers.add(name: "Content-Length", value: String(json.utf8.count + 1))
-        head.headers.add(contentsOf: extra)
-        if closeAfter { head.headers.add(name: "Connection", value: "close") }
-        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: json.utf8.count + 1)
         buffer.writeString(json)
         buffer.writeString("\n")
+        self.respond(
+            to: context,
+            status: status,
+            contentType: "application/json",
+            body: buffer,
+            headers: extra,
+            closeAfter: closeAfter
+        )
+    }
+
+    private func respond(
+        to context: ChannelHandlerContext,
+        status: HTTPResponseStatus,
+        contentType: String,
+        body buffer: ByteBuffer,
+        headers extra: [(String, String)] = [],
+        closeAfter: Bool = false
+    ) {
+        let closeAfter = closeAfter || !self.keepAlive
+        var head = HTTPResponseHead(version: .http1_1, status: status)
+        head.headers.add(name: "Content-Type", value: contentType)
+        head.headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        head.headers.add(contentsOf: extra)
+        if closeAfter { head.headers.add(name: "Connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         self.requestState = .idle
         if closeAfter {

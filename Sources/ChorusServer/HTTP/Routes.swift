@@ -10,6 +10,8 @@ package enum Route: Equatable, Sendable {
     case health
     /// `GET /readyz`: accepting connections.
     case readiness
+    /// `GET /metrics`: Prometheus text format.
+    case metrics
     /// Anything else.
     case notFound
 
@@ -24,6 +26,7 @@ package enum Route: Equatable, Sendable {
         switch path {
         case "/healthz": self = .health
         case "/readyz": self = .readiness
+        case "/metrics": self = .metrics
         case "/ws": self = .webSocket
         default:
             if path.hasPrefix("/ws/") {
@@ -39,7 +42,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .health, .readiness: [.GET]
+        case .webSocket, .health, .readiness, .metrics: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }

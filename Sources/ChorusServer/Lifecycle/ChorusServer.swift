@@ -11,25 +11,43 @@ import ServiceLifecycle
 package final class ChorusServer: Service, Sendable {
     package let configuration: ServerConfiguration
     package let hub: Hub
-    package let state = ServerState()
+    package let state: ServerState
+    /// Renders `/metrics`.
+    package let metrics: MetricsExporter
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let listening: EventLoopPromise<SocketAddress>
+    private let metricsListening: EventLoopPromise<SocketAddress?>
 
     package init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
-        self.hub = Hub(loops: Array(self.group.makeIterator()), settings: configuration.shardSettings)
-        self.listening = self.group.next().makePromise(of: SocketAddress.self)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        let metrics = ChorusMetrics(version: ChorusVersion.current)
+        let hub = Hub(loops: Array(group.makeIterator()), settings: configuration.shardSettings, observer: metrics)
+        let state = ServerState()
+        self.group = group
+        self.hub = hub
+        self.state = state
+        self.metrics = MetricsExporter(metrics: metrics, hub: hub, state: state)
+        self.listening = group.next().makePromise(of: SocketAddress.self)
+        self.metricsListening = group.next().makePromise(of: SocketAddress?.self)
     }
 
     /// The address the server listens on, once bound (useful with port 0).
     package var localAddress: EventLoopFuture<SocketAddress> { self.listening.futureResult }
+    /// The separate metrics listener's address, or nil when metrics are served on the main port.
+    package var metricsAddress: EventLoopFuture<SocketAddress?> { self.metricsListening.futureResult }
 
     package func run() async throws {
-        let initializer = ChannelInitializer(configuration: self.configuration, hub: self.hub, state: self.state)
+        let initializer = ChannelInitializer(
+            configuration: self.configuration,
+            hub: self.hub,
+            state: self.state,
+            metrics: self.metrics
+        )
         let serverChannel: any Channel
+        let metricsChannel: (any Channel)?
         do {
             let bootstrap = ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 4096)
@@ -40,13 +58,27 @@ package final class ChorusServer: Service, Sendable {
                 }
                 .bind(host: self.configuration.host, port: self.configuration.port)
                 .get()
+            if let metricsPort = self.configuration.metricsPort {
+                metricsChannel = try await ServerBootstrap(group: self.group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try initializer.initializeMetricsOnly(channel) }
+                    }
+                    .bind(host: self.configuration.host, port: metricsPort)
+                    .get()
+            } else {
+                metricsChannel = nil
+            }
         } catch {
             self.listening.fail(error)
+            self.metricsListening.fail(error)
             try? await self.group.shutdownGracefully()
             throw error
         }
         let address = serverChannel.localAddress!
+        self.metrics.recordBaseline()
         self.listening.succeed(address)
+        self.metricsListening.succeed(metricsChannel?.localAddress)
         self.logger.info(
             "chorus listening",
             metadata: [
@@ -88,6 +120,7 @@ package final class ChorusServer: Service, Sendable {
             "graceful shutdown: done",
             metadata: ["drained": "\(completedInTime)", "remaining": "\(self.hub.reservedConnections)"]
         )
+        try? await metricsChannel?.close()
         try await self.group.shutdownGracefully()
     }
 }
