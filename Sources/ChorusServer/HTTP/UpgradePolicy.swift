@@ -3,8 +3,8 @@ import NIOHTTP1
 
 /// The one place that decides whether a request may become a WebSocket connection, and on which channels.
 ///
-/// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, then capacity
-/// (which reserves a place, so it must come last). Authentication and Origin checks extend `evaluate`.
+/// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, then capacity.
+/// Authentication and Origin checks extend `evaluate`.
 package struct UpgradePolicy: Sendable {
     package let configuration: ServerConfiguration
     package let hub: Hub
@@ -16,10 +16,22 @@ package struct UpgradePolicy: Sendable {
         self.state = state
     }
 
-    /// Decides on an upgrade request. On success a connection place is reserved: the caller must return it
-    /// with `hub.releaseConnection()` when the connection ends.
-    package func evaluate(_ head: HTTPRequestHead) -> Result<[ChannelName], HTTPRejection> {
-        guard case .webSocket = Route(uri: head.uri) else {
+    /// What an accepted upgrade becomes.
+    package enum Endpoint: Equatable, Sendable {
+        /// A subscriber (`/ws`), following these channels from the start.
+        case subscriber(channels: [ChannelName])
+        /// The echo endpoint (`--echo-path`): every data message comes back; no channels, no control messages.
+        case echo
+    }
+
+    /// Decides on an upgrade request. Capacity is only checked here; the place is taken when the connection's
+    /// handler is installed (`WebSocketUpgrader.upgrade`), so a client that vanishes between the 101 and the
+    /// upgrade cannot leak one.
+    package func evaluate(_ head: HTTPRequestHead) -> Result<Endpoint, HTTPRejection> {
+        switch Route(uri: head.uri, echoPath: self.configuration.echoPath) {
+        case .webSocket, .echo:
+            break
+        case .publish, .health, .readiness, .metrics, .notFound:
             return .failure(HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest))
         }
         guard self.state.isAccepting else {
@@ -41,13 +53,13 @@ package struct UpgradePolicy: Sendable {
                 )
             )
         }
-        let channels: [ChannelName]
+        let endpoint: Endpoint
         do {
-            channels = try Self.channels(from: head.uri)
+            endpoint = try self.endpoint(for: head.uri)
         } catch {
             return .failure(error)
         }
-        guard channels.count <= self.configuration.maxSubscriptions else {
+        if case .subscriber(let channels) = endpoint, channels.count > self.configuration.maxSubscriptions {
             return .failure(
                 HTTPRejection(
                     .badRequest,
@@ -56,10 +68,23 @@ package struct UpgradePolicy: Sendable {
                 )
             )
         }
-        guard self.hub.reserveConnection(limit: self.configuration.maxConnections) else {
+        guard self.hub.reservedConnections < self.configuration.maxConnections else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity))
         }
-        return .success(channels)
+        return .success(endpoint)
+    }
+
+    /// The endpoint a WebSocket URI names (the echo path, or `/ws` with its channels). Throws for a path that is
+    /// no WebSocket endpoint and for invalid channel names.
+    package func endpoint(for uri: String) throws(HTTPRejection) -> Endpoint {
+        switch Route(uri: uri, echoPath: self.configuration.echoPath) {
+        case .echo:
+            return .echo
+        case .webSocket:
+            return .subscriber(channels: try Self.channels(from: uri))
+        case .publish, .health, .readiness, .metrics, .notFound:
+            throw HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest)
+        }
     }
 
     /// The channels a `/ws` URI names: the path segment after `/ws/` and every `channel=` query value,

@@ -31,12 +31,29 @@ struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
 
     func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
         let hub = self.policy.hub
+        guard hub.reserveConnection(limit: self.policy.configuration.maxConnections) else {
+            // Another upgrade took the last place after the policy's check: refuse in WebSocket terms.
+            self.policy.state.countRejection(.overCapacity)
+            let frame = FrameEncoder.close(
+                code: .tryAgainLater,
+                reason: "server is at capacity",
+                allocator: context.channel.allocator
+            )
+            context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return context.eventLoop.makeSucceededVoidFuture()
+        }
         // The policy accepted this URI a moment ago, so parsing it again cannot fail.
-        let channels = (try? UpgradePolicy.channels(from: upgradeRequest.uri)) ?? []
+        let endpoint = (try? self.policy.endpoint(for: upgradeRequest.uri)) ?? .subscriber(channels: [])
+        let (channels, mode): ([ChannelName], WebSocketConnectionHandler.Mode)
+        switch endpoint {
+        case .subscriber(let names): (channels, mode) = (names, .subscriber)
+        case .echo: (channels, mode) = ([], .echo)
+        }
         let handler = WebSocketConnectionHandler(
             hub: hub,
             shard: hub.shard(on: context.eventLoop),
             channels: channels,
+            mode: mode,
             onClose: { hub.releaseConnection() }
         )
         do {
