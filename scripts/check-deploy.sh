@@ -708,6 +708,21 @@ report(True, "chorus_connections scraped by Prometheus")
 res = query('up{job="chorus"}')
 report(bool(res.get("data", {}).get("result")) and res["data"]["result"][0]["value"][1] == "1", 'up{job="chorus"} == 1')
 
+# The load is visible: subscribers connected, publishes delivered to several of them per encoded frame.
+def value(expr):
+    res = query(expr)
+    r = res.get("data", {}).get("result", []) if res.get("status") == "success" else []
+    return float(r[0]["value"][1]) if r else None
+checks = [("sum(chorus_connections) >= 4", "at least 4 subscribers connected"),
+          ("sum(chorus_deliveries_total) > 0", "publishes delivered"),
+          ("sum(rate(chorus_deliveries_total[20s])) / sum(rate(chorus_frames_encoded_total[20s])) > 1",
+           "buffer reuse above 1 (one encoded frame shared by several subscribers)")]
+for expr, what in checks:
+    deadline = time.monotonic() + 20
+    while value(expr) is None and time.monotonic() < deadline:
+        time.sleep(1)
+    report(value(expr) is not None, f"load visible in Prometheus: {what} ({expr})")
+
 # 2. Every expression: no error; dashboard ones must return data (retry while the load builds up).
 pending = {i: e for i, e in enumerate(exprs)}
 results = {}
@@ -773,6 +788,7 @@ PYEOF
             pass "Chorus exits 0 on SIGTERM within 20 s"
         else
             fail "Chorus exits 0 on SIGTERM within 20 s (exit status: ${rc:-still running})"
+            sed 's/^/      /' "$TMP/chorus.log" | tail -n 30
         fi
     fi
 }
