@@ -61,6 +61,8 @@ struct Chorus: AsyncParsableCommand {
     var metricsPort: String?
     @Option(help: "Bearer token required by /metrics (default: none; env CHORUS_METRICS_TOKEN).")
     var metricsToken: String?
+    @Option(help: "Path of an echo endpoint for conformance testing, e.g. /echo (default: off; env CHORUS_ECHO_PATH).")
+    var echoPath: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
     var logLevel: String?
 
@@ -101,7 +103,7 @@ struct Chorus: AsyncParsableCommand {
                 ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
                 ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
                 ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("metrics-port", self.metricsPort),
-                ("metrics-token", self.metricsToken), ("log-level", self.logLevel),
+                ("metrics-token", self.metricsToken), ("echo-path", self.echoPath), ("log-level", self.logLevel),
             ]
         )
     }

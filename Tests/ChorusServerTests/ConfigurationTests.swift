@@ -14,7 +14,7 @@ struct ConfigurationTests {
         #expect(configuration.maxPendingBytes == 1_048_576 && configuration.slowConsumer == .disconnect)
         #expect(!configuration.clientPublish && configuration.apiKey == nil)
         #expect(configuration.pingInterval == .seconds(30) && configuration.handshakeTimeout == .seconds(10))
-        #expect(configuration.readBufferBytes == 256)
+        #expect(configuration.readBufferBytes == 256 && configuration.echoPath == nil)
     }
 
     @Test("every variable is read, and a flag wins over its variable")
@@ -26,7 +26,7 @@ struct ConfigurationTests {
             "CHORUS_API_KEY": "k", "CHORUS_PING_INTERVAL": "1500ms", "CHORUS_HANDSHAKE_TIMEOUT": "2s",
             "CHORUS_DRAIN_TIMEOUT": "1m", "CHORUS_CLOSE_TIMEOUT": "0.5", "CHORUS_READ_BUFFER_BYTES": "512",
             "CHORUS_SOCKET_SEND_BUFFER_BYTES": "16384", "CHORUS_LOG_LEVEL": "debug",
-            "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t",
+            "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t", "CHORUS_ECHO_PATH": "/echo",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         let fromEnvironment = try ServerConfiguration.resolve(environment: environment, flags: [])
@@ -39,6 +39,7 @@ struct ConfigurationTests {
         #expect(fromEnvironment.closeTimeout == .milliseconds(500) && fromEnvironment.readBufferBytes == 512)
         #expect(fromEnvironment.socketSendBufferBytes == 16384 && fromEnvironment.logLevel == .debug)
         #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
+        #expect(fromEnvironment.echoPath == "/echo")
 
         let withFlags = try ServerConfiguration.resolve(
             environment: environment,
@@ -56,6 +57,8 @@ struct ConfigurationTests {
             ([:], [("ping-interval", "soon")], "--ping-interval"),
             (["CHORUS_MAX_CONNECTIONS": "0"], [], "max-connections"),
             ([:], [("read-buffer-bytes", "16")], "read-buffer-bytes"),
+            ([:], [("echo-path", "echo")], "echo-path"),
+            ([:], [("echo-path", "/ws/echo")], "echo-path"),
         ]
         for (environment, flags, mention) in cases {
             do {

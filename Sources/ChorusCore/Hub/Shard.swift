@@ -196,23 +196,10 @@ package final class Shard {
         var dropped = 0
         let subscribers = self.topics[Int(slot)]!.subscribers
         for index in subscribers {
-            let block = self.slab[index: index]
-            guard !block.isClosing, let sink = block.sink else { continue }
-            if block.isWritable {
-                sink.write(frame.bytes)
-                sink.flush()
-                self.slab[index: index].deliveredMessages &+= 1
-                delivered += 1
-            } else {
-                switch self.settings.slowConsumerPolicy {
-                case .drop:
-                    self.slab[index: index].droppedMessages &+= 1
-                    dropped += 1
-                case .disconnect:
-                    self.slab[index: index].isClosing = true
-                    self.statistics.slowConsumerDisconnects += 1
-                    sink.close(code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
-                }
+            switch self.deliver(frame, index: index) {
+            case .delivered: delivered += 1
+            case .dropped: dropped += 1
+            case .skipped: break
             }
         }
         self.statistics.deliveries += delivered
@@ -220,6 +207,57 @@ package final class Shard {
         self.statistics.slowConsumerDrops += dropped
         self.finishIterating()
         return delivered
+    }
+
+    /// Writes `frame` to one connection (the echo endpoint's answer) and flushes it, with the same writability
+    /// check, slow-consumer policy and counters as a channel delivery. Returns true if it was written.
+    @discardableResult
+    package func deliver(_ frame: Frame, toConnection id: ConnectionID) -> Bool {
+        self.eventLoop.preconditionInEventLoop()
+        guard self.slab.isValid(id) else { return false }
+        self.isIterating = true
+        let outcome = self.deliver(frame, index: id.index)
+        switch outcome {
+        case .delivered:
+            self.statistics.deliveries += 1
+            self.statistics.deliveredBytes += frame.wireLength
+        case .dropped:
+            self.statistics.slowConsumerDrops += 1
+        case .skipped:
+            break
+        }
+        self.finishIterating()
+        return outcome == .delivered
+    }
+
+    private enum DeliveryOutcome {
+        case delivered
+        case dropped
+        /// Closing, gone, or just disconnected as a slow consumer.
+        case skipped
+    }
+
+    /// One connection's share of a delivery; the caller adds up the shard counters.
+    @inline(__always)
+    private func deliver(_ frame: Frame, index: UInt32) -> DeliveryOutcome {
+        let block = self.slab[index: index]
+        guard !block.isClosing, let sink = block.sink else { return .skipped }
+        if block.isWritable {
+            sink.write(frame.bytes)
+            sink.flush()
+            self.slab[index: index].deliveredMessages &+= 1
+            return .delivered
+        }
+        switch self.settings.slowConsumerPolicy {
+        case .drop:
+            self.slab[index: index].droppedMessages &+= 1
+            return .dropped
+        case .disconnect:
+            self.slab[index: index].isClosing = true
+            self.statistics.slowConsumerDisconnects += 1
+            sink.close(code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
+            return .skipped
+        }
     }
 
     // MARK: Liveness and shutdown

@@ -9,8 +9,18 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
     package typealias InboundIn = ByteBuffer
     package typealias OutboundOut = ByteBuffer
 
+    /// What the connection's data messages mean.
+    package enum Mode: Sendable {
+        /// Text messages are control messages (subscribe, unsubscribe, publish); binary ones are refused (1003).
+        case subscriber
+        /// Every data message, text or binary, is sent back as it came (the conformance-testing endpoint),
+        /// encoded by `Frame` and written through the shard like a broadcast. Nothing is parsed.
+        case echo
+    }
+
     private let hub: Hub
     private let shard: Shard
+    private let mode: Mode
     private var initialChannels: [ChannelName]
     private var context: ChannelHandlerContext?
     private var id: ConnectionID?
@@ -23,9 +33,17 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
     /// - Parameters:
     ///   - channels: channels to subscribe to as soon as the handler is added (from the upgrade request).
     ///   - onClose: called once when the connection is gone (for example to return a capacity reservation).
-    package init(hub: Hub, shard: Shard, channels: [ChannelName], onClose: (@Sendable () -> Void)? = nil) {
+    ///   - mode: subscriber (the default) or echo.
+    package init(
+        hub: Hub,
+        shard: Shard,
+        channels: [ChannelName],
+        mode: Mode = .subscriber,
+        onClose: (@Sendable () -> Void)? = nil
+    ) {
         self.hub = hub
         self.shard = shard
+        self.mode = mode
         self.initialChannels = channels
         self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
         self.onClose = onClose
@@ -88,10 +106,18 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
         switch event {
         case .text(let message):
             guard self.machine.isOpen else { return }
-            self.handleControlMessage(message, id: id)
-        case .binary:
+            switch self.mode {
+            case .subscriber: self.handleControlMessage(message, id: id)
+            case .echo: self.echo(message, opcode: .text, id: id, context: context)
+            }
+        case .binary(let message):
             guard self.machine.isOpen else { return }
-            self.close(code: .unsupportedData, reason: "binary messages are not accepted", because: .protocolError)
+            switch self.mode {
+            case .subscriber:
+                self.close(code: .unsupportedData, reason: "binary messages are not accepted", because: .protocolError)
+            case .echo:
+                self.echo(message, opcode: .binary, id: id, context: context)
+            }
         case .ping(let payload):
             guard self.machine.isOpen else { return }
             context.writeAndFlush(
@@ -161,6 +187,13 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
                 on: self.shard.eventLoop
             )
         }
+    }
+
+    /// Sends a message back the way a broadcast goes out: encoded once into a `Frame` (a copy, since the decoder
+    /// reuses `message`), then written and flushed by the shard, subject to the slow-consumer policy.
+    private func echo(_ message: ByteBuffer, opcode: WebSocketOpcode, id: ConnectionID, context: ChannelHandlerContext) {
+        let frame = Frame(opcode: opcode, payload: message, allocator: context.channel.allocator)
+        self.shard.deliver(frame, toConnection: id)
     }
 
     /// Releases everything the connection holds, exactly once.

@@ -14,7 +14,7 @@ extension ServerConfiguration {
         ("CHORUS_CLOSE_TIMEOUT", "close-timeout"), ("CHORUS_READ_BUFFER_BYTES", "read-buffer-bytes"),
         ("CHORUS_SOCKET_SEND_BUFFER_BYTES", "socket-send-buffer-bytes"),
         ("CHORUS_METRICS_PORT", "metrics-port"), ("CHORUS_METRICS_TOKEN", "metrics-token"),
-        ("CHORUS_LOG_LEVEL", "log-level"),
+        ("CHORUS_ECHO_PATH", "echo-path"), ("CHORUS_LOG_LEVEL", "log-level"),
     ]
 
     /// Applies the `CHORUS_*` variables found in `environment` on top of the current values.
@@ -73,6 +73,7 @@ extension ServerConfiguration {
         case "socket-send-buffer-bytes": self.socketSendBufferBytes = try Self.integer(text)
         case "metrics-port": self.metricsPort = try Self.integer(text)
         case "metrics-token": self.metricsToken = text
+        case "echo-path": self.echoPath = text
         case "log-level":
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")

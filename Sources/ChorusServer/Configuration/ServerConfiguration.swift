@@ -42,6 +42,9 @@ package struct ServerConfiguration: Sendable {
     package var metricsPort: Int? = nil
     /// Bearer token required by `/metrics` (nil: no token).
     package var metricsToken: String? = nil
+    /// Path of the echo endpoint (for example `/echo`), off when nil: each data message a client sends there
+    /// is sent back through the broadcast's frame encoder and write path (for conformance testing).
+    package var echoPath: String? = nil
     /// Log level.
     package var logLevel: Logger.Level = .info
 
@@ -84,6 +87,14 @@ package struct ServerConfiguration: Sendable {
         }
         if let token = self.metricsToken, token.isEmpty { throw ConfigurationError("metrics-token must not be empty") }
         if let key = self.apiKey, key.isEmpty { throw ConfigurationError("api-key must not be empty") }
+        if let path = self.echoPath {
+            guard path.hasPrefix("/"), !path.contains("?"), path.count > 1 else {
+                throw ConfigurationError("echo-path must be a path such as /echo, got '\(path)'")
+            }
+            guard case .notFound = Route(uri: path) else {
+                throw ConfigurationError("echo-path '\(path)' is already one of Chorus's own paths")
+            }
+        }
     }
 }
 

@@ -84,7 +84,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             // The idle timer keeps running until `.end`: a request must be complete in time, body included.
             self.sawRequest = true
             self.keepAlive = head.isKeepAlive
-            let route = Route(uri: head.uri)
+            let route = Route(uri: head.uri, echoPath: self.configuration.echoPath)
             if case .publish = route {
                 if let length = head.headers.first(name: "content-length").flatMap(Int.init),
                     length > self.configuration.maxMessageBytes
@@ -148,7 +148,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             } else {
                 self.respond(to: context, status: .serviceUnavailable, json: #"{"status":"shutting down"}"#)
             }
-        case .webSocket:
+        case .webSocket, .echo:
             self.state.countRejection(.badRequest)
             self.respond(
                 to: context,
@@ -174,7 +174,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             return self.configuration.metricsPort == nil ? .metrics : .notFound
         case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
             return route
-        case (.metricsOnly, .webSocket), (.metricsOnly, .publish), (.metricsOnly, .notFound):
+        case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .notFound):
             return .notFound
         }
     }

@@ -4,6 +4,8 @@ import NIOHTTP1
 package enum Route: Equatable, Sendable {
     /// `GET /ws/{channel}` or `GET /ws?channel=a&channel=b`: a WebSocket upgrade (only as an upgrade).
     case webSocket
+    /// `GET {--echo-path}`: a WebSocket upgrade to the echo endpoint (only as an upgrade; only when configured).
+    case echo
     /// `POST /publish/{channel}`.
     case publish(channel: Substring)
     /// `GET /healthz`: the process runs.
@@ -21,8 +23,13 @@ package enum Route: Equatable, Sendable {
         return (uri[..<mark], uri[uri.index(after: mark)...])
     }
 
-    package init(uri: String) {
+    /// The route for `uri`; `echoPath` is the configured echo endpoint's path (nil: no echo endpoint).
+    package init(uri: String, echoPath: String? = nil) {
         let path = Self.split(uri).path
+        if let echoPath, path == echoPath {
+            self = .echo
+            return
+        }
         switch path {
         case "/healthz": self = .health
         case "/readyz": self = .readiness
@@ -42,7 +49,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .health, .readiness, .metrics: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }
