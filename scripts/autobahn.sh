@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs the Autobahn|Testsuite cases 1.* to 10.* (kosoku, from PyPI) against Chorus's echo endpoint.
+#
+#   scripts/autobahn.sh [path/to/chorus]
+#
+# Without an argument it uses the `chorus` that `swift build` produced (debug). It creates .venv-autobahn/ and
+# installs kosoku there, starts the server on a free loopback port with the echo endpoint, runs the cases
+# serially, prints the counts by outcome and every case that is not OK, and fails if any case is FAILED or
+# ERROR (or if the server died). The report goes to $AUTOBAHN_OUTDIR (default .build-autobahn/report; not
+# committed).
+#
+# Server limits for the run: the 9.* cases send messages up to 16 MiB (9.1.6 and 9.2.6: one 16 MiB frame;
+# 9.3.*/9.4.*: 4 MiB in fragments of 64 B to 4 MiB), so --max-message-bytes is 16777216. Echoing a 16 MiB message
+# queues 16 MiB on one socket at once, past the default 1 MiB pending-bytes limit; --max-pending-bytes is raised
+# to 32 MiB so the Autobahn client, which reads everything, is not taken for a slow consumer.
+# 12.* and 13.* (permessage-deflate) are not run: Chorus does not negotiate compression yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+binary="${1:-}"
+if [[ -z "$binary" ]]; then
+    binary="$(swift build --show-bin-path)/chorus"
+fi
+if [[ ! -x "$binary" ]]; then
+    echo "autobahn: no executable at $binary (run swift build first, or pass the binary's path)" >&2
+    exit 2
+fi
+outdir="${AUTOBAHN_OUTDIR:-.build-autobahn/report}"
+venv=".venv-autobahn"
+
+if [[ ! -x "$venv/bin/kosoku" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet kosoku
+fi
+python="$venv/bin/python"
+
+port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+log="$(mktemp -t chorus-autobahn.XXXXXX.log)"
+"$binary" --host 127.0.0.1 --port "$port" --echo-path /echo \
+    --max-message-bytes 16777216 --max-pending-bytes 33554432 --log-level warning >"$log" 2>&1 &
+server=$!
+stop_server() {
+    if kill -0 "$server" 2>/dev/null; then
+        kill -TERM "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -f "$log"
+}
+trap stop_server EXIT
+
+# Wait (up to ~10 s) for the listener.
+"$python" - "$port" <<'EOF'
+import sys, time, urllib.request
+port = sys.argv[1]
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit("autobahn: chorus did not start listening")
+EOF
+
+echo "== autobahn: $binary on port $port, cases 1.* to 10.*, report in $outdir"
+rm -rf "$outdir"
+mkdir -p "$outdir"
+start=$SECONDS
+set +e
+"$venv/bin/kosoku" \
+    -i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '9.*' -i '10.*' \
+    -x '12.*' -x '13.*' \
+    -o "$outdir" "ws://127.0.0.1:$port/echo" >"$outdir/kosoku.log" 2>&1
+kosoku_status=$?
+set -e
+elapsed=$((SECONDS - start))
+
+server_alive=1
+if ! kill -0 "$server" 2>/dev/null; then
+    server_alive=0
+    echo "autobahn: chorus exited during the run; its log:" >&2
+    cat "$log" >&2
+fi
+
+"$python" - "$outdir/index.json" "$elapsed" "$kosoku_status" "$server_alive" <<'EOF'
+import collections, json, sys
+
+path, elapsed, kosoku_status, server_alive = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+try:
+    with open(path) as f:
+        index = json.load(f)
+except (OSError, ValueError) as error:
+    sys.exit(f"autobahn: no report at {path} ({error}); kosoku exited {kosoku_status}")
+
+def case_key(case_id):
+    return tuple(int(part) for part in case_id.split("."))
+
+counts = collections.Counter()
+not_ok = []
+for agent, cases in index.items():
+    for case_id, result in cases.items():
+        behavior = result.get("behavior", "?")
+        counts[behavior] += 1
+        if behavior != "OK":
+            not_ok.append((case_id, behavior, result.get("behaviorClose", "?"), result.get("remoteCloseCode")))
+
+order = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "ERROR"]
+summary = ", ".join(f"{name} {counts[name]}" for name in order if counts[name]) or "no cases"
+others = sorted(set(counts) - set(order))
+if others:
+    summary += ", " + ", ".join(f"{name} {counts[name]}" for name in others)
+print(f"== autobahn: {sum(counts.values())} cases in {elapsed} s: {summary}")
+for case_id, behavior, close, code in sorted(not_ok, key=lambda item: case_key(item[0])):
+    print(f"   {case_id:<10} {behavior:<14} close: {close}, server close code {code}")
+
+failed = counts["FAILED"] + counts["ERROR"]
+if failed or not server_alive or sum(counts.values()) == 0:
+    sys.exit(f"autobahn: {failed} case(s) FAILED or ERROR" + ("" if server_alive else "; the server died"))
+EOF
