@@ -75,6 +75,10 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.rejectedUpgrade = rejection
             return
         }
+        if error is HTTPParserError {
+            // Not HTTP at all, or over NIO's limits: HTTPServerProtocolErrorHandler has answered 400.
+            self.state.countRejection(.badRequest)
+        }
         context.close(promise: nil)
     }
 

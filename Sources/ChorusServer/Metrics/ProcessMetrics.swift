@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// The standard `process_*` family, read from /proc on Linux at scrape time (zero elsewhere).
-struct ProcessMetrics: Sendable {
+package struct ProcessMetrics: Sendable {
     let residentMemory: Gauge
     let virtualMemory: Gauge
     let cpuSeconds: Counter
@@ -31,17 +31,17 @@ struct ProcessMetrics: Sendable {
     }
 
     /// One reading of the process's resources.
-    struct Sample: Sendable {
-        var residentBytes = 0
-        var virtualBytes = 0
-        var cpuSeconds = 0.0
-        var openFDs = 0
-        var maxFDs = 0
-        var startTime = 0.0
+    package struct Sample: Sendable {
+        package var residentBytes = 0
+        package var virtualBytes = 0
+        package var cpuSeconds = 0.0
+        package var openFDs = 0
+        package var maxFDs = 0
+        package var startTime = 0.0
     }
 
     /// Reads /proc/self. Returns zeros where /proc is unavailable.
-    static func sample() -> Sample {
+    package static func sample() -> Sample {
         var sample = Sample()
         #if os(Linux)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))

@@ -1,0 +1,166 @@
+import ChorusCore
+import ChorusServer
+import NIOCore
+import Testing
+
+/// Hostile clients over loopback: each is refused or closed with the right status or code, counted, and
+/// leaves nothing behind, while a well-behaved client keeps receiving. Bounded in count and time.
+///
+/// Descriptor counts are process-wide, so these checks rely on `swift test --no-parallel` (the README's test
+/// command). Connect/disconnect churn and its memory check run against a separate server process in
+/// `scripts/churn.py`, where the client side cannot blur the server's numbers.
+@Suite("Abuse that must not hurt anyone else")
+struct AbuseTests {
+    /// Blocks in use and open descriptors, read on the server's loops.
+    private func footprint(_ server: TestServer) async throws -> (blocks: Int, fds: Int) {
+        let snapshots = try await server.server.hub.collect(on: server.server.hub.shards[0].eventLoop) {
+            $0.snapshot()
+        }.get()
+        let process = ProcessMetrics.sample()
+        return (snapshots.map(\.blocksInUse).reduce(0, +), process.openFDs)
+    }
+
+    @Test("slowloris: 1,000 connections sending one byte at a time are cut at the handshake timeout")
+    func slowloris() async throws {
+        let configuration = TestServer.configuration { $0.handshakeTimeout = .seconds(2) }
+        try await TestServer.with(configuration) { server in
+            let listener = try await TestWebSocket.connect(port: server.port, path: "/ws/live")
+            let before = try await self.footprint(server)
+            let request = Array("GET /ws/live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n".utf8)
+            let started = ContinuousClock.now
+            // All 1,000 connect and send their first byte.
+            let lorises = try await withThrowingTaskGroup(of: RawConnection.self) { group in
+                for _ in 0..<1000 {
+                    group.addTask {
+                        let connection = try await RawConnection.connect(port: server.port)
+                        try await connection.send([request[0]])
+                        return connection
+                    }
+                }
+                return try await group.reduce(into: [RawConnection]()) { $0.append($1) }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for connection in lorises {
+                    group.addTask {
+                        // One more byte every 300 ms until the server hangs up.
+                        for byte in request.dropFirst() where !connection.isClosed {
+                            try await Task.sleep(for: .milliseconds(300))
+                            try? await connection.send([byte])
+                        }
+                        _ = try await connection.readUntilClosed(timeout: .seconds(10))
+                    }
+                }
+                // Meanwhile the well-behaved client keeps receiving.
+                for index in 0..<5 {
+                    #expect(try await server.publish("live", "tick \(index)").status == 200)
+                    #expect(try await listener.nextMessage().text == "tick \(index)")
+                }
+                try await group.waitForAll()
+            }
+            #expect(ContinuousClock.now - started < .seconds(8))
+            #expect(server.server.state.rejections(.timeout) == 1000)
+            try await listener.sync()
+            let after = try await self.footprint(server)
+            #expect(after.blocks == before.blocks)
+            #expect(after.fds <= before.fds)
+            await listener.close()
+        }
+    }
+
+    @Test("flood: upgrades past max-connections get 503 and are closed at once; accepted ones are unaffected")
+    func flood() async throws {
+        try await TestServer.with(TestServer.configuration { $0.maxConnections = 20 }) { server in
+            var accepted: [TestWebSocket] = []
+            var refused = 0
+            for _ in 0..<30 {
+                do {
+                    accepted.append(try await TestWebSocket.connect(port: server.port, path: "/ws/f"))
+                } catch let refusal as TestWebSocket.Refused {
+                    #expect(refusal.status == 503)
+                    refused += 1
+                }
+            }
+            #expect(accepted.count == 20 && refused == 10)
+            #expect(server.server.state.rejections(.overCapacity) == 10)
+            #expect(try await server.publish("f", "still here").body.contains(#""delivered":20"#))
+            for client in accepted { #expect(try await client.nextMessage().text == "still here") }
+            for client in accepted { await client.close() }
+        }
+    }
+
+    @Test("garbage: each kind is refused or closed with the right answer, counted, and leaves nothing behind")
+    func garbage() async throws {
+        let configuration = TestServer.configuration {
+            $0.maxMessageBytes = 16 * 1024
+            $0.pingInterval = .milliseconds(150)
+        }
+        try await TestServer.with(configuration) { server in
+            // The first client connection starts the clients' event loops (their descriptors count too).
+            #expect(try await httpRequest(port: server.port, "GET", "/healthz").status == 200)
+            let before = try await self.footprint(server)
+
+            // Random bytes instead of HTTP.
+            var generator = SystemRandomNumberGenerator()
+            let noise = (0..<512).map { _ in UInt8.random(in: 0...255, using: &generator) | 0x80 }
+            let random = try await RawConnection.connect(port: server.port)
+            try await random.send(noise)
+            #expect(String(buffer: try await random.readUntilClosed()).hasPrefix("HTTP/1.1 400"))
+
+            // 100 KiB of headers.
+            let huge = try await RawConnection.connect(port: server.port)
+            var request = "GET /ws/x HTTP/1.1\r\nHost: x\r\n"
+            for index in 0..<1600 { request += "X-Filler-\(index): \(String(repeating: "a", count: 50))\r\n" }
+            try? await huge.send(request + "\r\n")
+            #expect(String(buffer: try await huge.readUntilClosed()).hasPrefix("HTTP/1.1 4"))
+            #expect(server.server.state.rejections(.badRequest) == 2)
+
+            // A frame header announcing 2^63 bytes, and one announcing 2^62.
+            for (length, code) in [(UInt64(1) << 63, UInt16(1002)), (UInt64(1) << 62, UInt16(1009))] {
+                let client = try await TestWebSocket.connect(port: server.port, path: "/ws/x")
+                try await client.connection.send(
+                    TestWebSocket.encodeFrame(opcode: 0x2, payload: [], lengthOverride: length)
+                )
+                #expect(try await client.expectClose().closeCode == code)
+            }
+
+            // A fragmented message that never ends.
+            let endless = try await TestWebSocket.connect(port: server.port, path: "/ws/x")
+            let chunk = [UInt8](repeating: 0x61, count: 1024)
+            try await endless.send(opcode: 0x1, payload: chunk, fin: false)
+            var closed: TestWebSocket.ReceivedFrame?
+            for _ in 0..<64 where closed == nil {
+                try? await endless.send(opcode: 0x0, payload: chunk, fin: false)
+                if endless.connection.isClosed { break }
+            }
+            closed = try await endless.expectClose()
+            #expect(closed?.closeCode == 1009)
+
+            // A client that never answers pings.
+            let mute = try await TestWebSocket.connect(port: server.port, path: "/ws/x")
+            var sawPing = false
+            while true {
+                let frame = try await mute.nextFrame()
+                if frame.opcode == 0x9 { sawPing = true; continue }
+                #expect(frame.opcode == 0x8 && frame.closeCode == 1001 && frame.closeReason == "idle timeout")
+                try await mute.sendClose(code: 1001)
+                _ = try await mute.connection.readUntilClosed()
+                break
+            }
+            #expect(sawPing)
+
+            let statistics = try await server.statistics()
+            #expect(statistics.closed(.protocolError) == 1)
+            #expect(statistics.closed(.tooLarge) == 2)
+            #expect(statistics.closed(.idleTimeout) == 1)
+            let after = try await self.footprint(server)
+            #expect(after.blocks == before.blocks)
+            #expect(after.fds <= before.fds)
+            let pools = try await server.server.hub.collect(on: server.server.hub.shards[0].eventLoop) {
+                ($0.pool.acquired, $0.pool.freeBuffers, $0.pool.bytesHeld, $0.settings.inboundBufferBytes)
+            }.get()
+            // Buffers came back to the pools, and only standard-size ones are kept (not the 16 KiB message's).
+            #expect(pools.map(\.0).reduce(0, +) > 0)
+            #expect(pools.allSatisfy { $0.2 == $0.1 * $0.3 })
+        }
+    }
+}
