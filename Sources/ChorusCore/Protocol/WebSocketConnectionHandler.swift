@@ -52,6 +52,9 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
     /// This connection's handle, once the handler is in a pipeline.
     package var connectionID: ConnectionID? { self.id }
 
+    /// The connection's channel while the handler is in its pipeline (for inspection on its loop).
+    package var channel: (any Channel)? { self.context?.channel }
+
     package func handlerAdded(context: ChannelHandlerContext) {
         // Must run on the shard's loop: the slab is not locked.
         precondition(context.eventLoop === self.shard.eventLoop, "handler added on a loop that is not its shard's")
