@@ -21,12 +21,7 @@ struct MetricsTests {
 
     @Test("after a scripted scenario every counter equals what happened: buffer reuse, closes, rejections, blocks")
     func scriptedScenario() async throws {
-        let configuration = TestServer.configuration {
-            $0.maxPendingBytes = 16 * 1024
-            $0.socketSendBufferBytes = 8192
-            $0.slowConsumer = .disconnect
-        }
-        try await TestServer.with(configuration) { server in
+        try await TestServer.with(TestServer.slowConsumerConfiguration(.disconnect)) { server in
             let subscribers = 3
             let messages = 60
             var fast: [TestWebSocket] = []

@@ -26,12 +26,8 @@ struct SlowConsumerTests {
 
     @Test("disconnect: a client that stops reading is closed with 1008 while the others miss nothing")
     func disconnect() async throws {
-        let configuration = TestServer.configuration {
-            $0.maxPendingBytes = 16 * 1024
-            $0.socketSendBufferBytes = 8192
-            $0.slowConsumer = .disconnect
-            $0.closeTimeout = .seconds(20)
-        }
+        var configuration = TestServer.slowConsumerConfiguration(.disconnect)
+        configuration.closeTimeout = .seconds(20)
         try await TestServer.with(configuration) { server in
             let slow = try await TestWebSocket.connect(port: server.port, path: "/ws/feed", receiveBufferSize: 4096)
             try await slow.connection.setReading(false)
@@ -71,12 +67,7 @@ struct SlowConsumerTests {
 
     @Test("drop: a slow client's messages are skipped and counted, it stays connected, others miss nothing")
     func drop() async throws {
-        let configuration = TestServer.configuration {
-            $0.maxPendingBytes = 16 * 1024
-            $0.socketSendBufferBytes = 8192
-            $0.slowConsumer = .drop
-        }
-        try await TestServer.with(configuration) { server in
+        try await TestServer.with(TestServer.slowConsumerConfiguration(.drop)) { server in
             let slow = try await TestWebSocket.connect(port: server.port, path: "/ws/feed", receiveBufferSize: 4096)
             try await slow.connection.setReading(false)
             let fast = try await TestWebSocket.connect(port: server.port, path: "/ws/feed")

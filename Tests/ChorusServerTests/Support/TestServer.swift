@@ -8,6 +8,12 @@ import ServiceLifecycle
 struct TestServer: Sendable {
     let server: ChorusServer
     let port: Int
+    let group: ServiceGroup
+
+    /// Starts graceful shutdown now (the SIGTERM path); `with` then waits for the server to return.
+    func triggerShutdown() async {
+        await self.group.triggerGracefulShutdown()
+    }
 
     static func configuration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
         var configuration = ServerConfiguration()
@@ -20,8 +26,18 @@ struct TestServer: Sendable {
         return configuration
     }
 
-    /// Runs `body` against a server started with `configuration`, then shuts the server down gracefully and
-    /// waits for it to return.
+    /// Small outbound limits, so a client that stops reading is past its pending-bytes limit after a few
+    /// 8 KiB messages instead of after the kernel's megabytes of autotuned buffers.
+    static func slowConsumerConfiguration(_ policy: SlowConsumerPolicy) -> ServerConfiguration {
+        self.configuration {
+            $0.maxPendingBytes = 16 * 1024
+            $0.socketSendBufferBytes = 8192
+            $0.slowConsumer = policy
+        }
+    }
+
+    /// Runs `body` against a server started with `configuration`, then shuts the server down gracefully (if
+    /// `body` has not already) and waits for its run to return.
     static func with<T: Sendable>(
         _ configuration: ServerConfiguration = TestServer.configuration(),
         _ body: @Sendable (TestServer) async throws -> T
@@ -35,7 +51,7 @@ struct TestServer: Sendable {
             let address = try await server.localAddress.get()
             let result: Result<T, any Error>
             do {
-                result = .success(try await body(TestServer(server: server, port: address.port!)))
+                result = .success(try await body(TestServer(server: server, port: address.port!, group: group)))
             } catch {
                 result = .failure(error)
             }
