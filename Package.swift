@@ -57,6 +57,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libFuzzer target for the frame decoder and UTF-8 validator: scripts/fuzz.sh builds it with
+        // -sanitize=fuzzer; a plain build replays the files named on its command line.
+        .executableTarget(
+            name: "FrameFuzz",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        ),
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: [

@@ -194,7 +194,12 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
 
     /// Sends a message back the way a broadcast goes out: encoded once into a `Frame` (a copy, since the decoder
     /// reuses `message`), then written and flushed by the shard, subject to the slow-consumer policy.
-    private func echo(_ message: ByteBuffer, opcode: WebSocketOpcode, id: ConnectionID, context: ChannelHandlerContext) {
+    private func echo(
+        _ message: ByteBuffer,
+        opcode: WebSocketOpcode,
+        id: ConnectionID,
+        context: ChannelHandlerContext
+    ) {
         let frame = Frame(opcode: opcode, payload: message, allocator: context.channel.allocator)
         self.shard.deliver(frame, toConnection: id)
     }
