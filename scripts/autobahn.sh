@@ -6,13 +6,13 @@
 # Without an argument it uses the `chorus` that `swift build` produced (debug). It creates .venv-autobahn/ and
 # installs kosoku there, starts the server on a free loopback port with the echo endpoint, runs the cases
 # serially, prints the counts by outcome and every case that is not OK, and fails if any case is FAILED or
-# ERROR (or if the server died). The report goes to $AUTOBAHN_OUTDIR (default .build-autobahn/report; not
-# committed).
+# ERROR, if the server died, or if a sanitizer reported in its log. The report goes to $AUTOBAHN_OUTDIR
+# (default .build-autobahn/report; not committed).
 #
 # Server limits for the run: the 9.* cases send messages up to 16 MiB (9.1.6 and 9.2.6: one 16 MiB frame;
-# 9.3.*/9.4.*: 4 MiB in fragments of 64 B to 4 MiB), so --max-message-bytes is 16777216. Echoing a 16 MiB message
-# queues 16 MiB on one socket at once, past the default 1 MiB pending-bytes limit; --max-pending-bytes is raised
-# to 32 MiB so the Autobahn client, which reads everything, is not taken for a slow consumer. Liveness pings are
+# 9.3.*/9.4.*: 4 MiB in fragments of 64 B to 4 MiB), so --max-message-bytes is 16777216. The default 1 MiB
+# --max-pending-bytes stays: a 16 MiB echo is queued whole (the channel then reads as unwritable until it drains)
+# and each case waits for its echo before sending more, so no case meets the slow-consumer policy. Liveness pings are
 # moved out of the way (--ping-interval 60m): a server ping is an unsolicited event to the Autobahn cases, and one
 # landing mid-case ends it early (their onPing calls finishWhenDone; seen on 9.7.1/9.8.1 with the default 30 s).
 # 12.* and 13.* (permessage-deflate) are not run: Chorus does not negotiate compression yet.
@@ -39,7 +39,7 @@ python="$venv/bin/python"
 port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 log="$(mktemp -t chorus-autobahn.XXXXXX.log)"
 "$binary" --host 127.0.0.1 --port "$port" --echo-path /echo \
-    --max-message-bytes 16777216 --max-pending-bytes 33554432 --ping-interval 60m --log-level warning >"$log" 2>&1 &
+    --max-message-bytes 16777216 --ping-interval 60m --log-level warning >"$log" 2>&1 &
 server=$!
 stop_server() {
     if kill -0 "$server" 2>/dev/null; then
@@ -76,10 +76,15 @@ kosoku_status=$?
 set -e
 elapsed=$((SECONDS - start))
 
+# A dead server, or a sanitizer report in its log (for a binary built with --sanitize), fails the run.
 server_alive=1
 if ! kill -0 "$server" 2>/dev/null; then
     server_alive=0
     echo "autobahn: chorus exited during the run; its log:" >&2
+    cat "$log" >&2
+elif grep -qE 'Sanitizer|runtime error:' "$log"; then
+    server_alive=0
+    echo "autobahn: sanitizer report in the chorus log:" >&2
     cat "$log" >&2
 fi
 
@@ -116,5 +121,6 @@ for case_id, behavior, close, code in sorted(not_ok, key=lambda item: case_key(i
 
 failed = counts["FAILED"] + counts["ERROR"]
 if failed or not server_alive or sum(counts.values()) == 0:
-    sys.exit(f"autobahn: {failed} case(s) FAILED or ERROR" + ("" if server_alive else "; the server died"))
+    problem = "" if server_alive else "; the server died or a sanitizer reported"
+    sys.exit(f"autobahn: {failed} case(s) FAILED or ERROR{problem}")
 EOF
