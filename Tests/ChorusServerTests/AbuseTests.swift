@@ -92,7 +92,7 @@ struct AbuseTests {
     func garbage() async throws {
         let configuration = TestServer.configuration {
             $0.maxMessageBytes = 16 * 1024
-            $0.pingInterval = .milliseconds(150)
+            $0.pingInterval = .milliseconds(250)
         }
         try await TestServer.with(configuration) { server in
             // The first client connection starts the clients' event loops (their descriptors count too).

@@ -295,11 +295,11 @@ struct ProtocolEdgeTests {
 
     @Test("a client that answers pings stays open across several ping intervals")
     func answeredPingsKeepConnectionOpen() async throws {
-        try await TestServer.with(TestServer.configuration { $0.pingInterval = .milliseconds(100) }) { server in
+        try await TestServer.with(TestServer.configuration { $0.pingInterval = .milliseconds(250) }) { server in
             let client = try await TestWebSocket.connect(port: server.port, path: "/ws/alive")
             // Four intervals: twice the silence after which an idle client is dropped.
             for index in 0..<4 {
-                let ping = try await client.nextFrame(timeout: .seconds(2))
+                let ping = try await client.nextFrame(timeout: .seconds(5))
                 try #require(
                     ping.opcode == 0x9,
                     "frame \(index): opcode \(ping.opcode) \(ping.closeCode ?? 0) \(ping.closeReason)"
@@ -310,7 +310,7 @@ struct ProtocolEdgeTests {
             #expect(response.body.contains(#""delivered":1"#))
             // Keep answering pings while waiting for the message.
             while true {
-                let frame = try await client.nextFrame(timeout: .seconds(2))
+                let frame = try await client.nextFrame(timeout: .seconds(5))
                 if frame.opcode == 0x9 {
                     try await client.send(opcode: 0xA, payload: frame.payload)
                     continue
@@ -324,12 +324,12 @@ struct ProtocolEdgeTests {
 
     @Test("a client that never answers is closed with 1001 \"idle timeout\" after being pinged")
     func silentClientTimesOut() async throws {
-        try await TestServer.with(TestServer.configuration { $0.pingInterval = .milliseconds(100) }) { server in
+        try await TestServer.with(TestServer.configuration { $0.pingInterval = .milliseconds(250) }) { server in
             let client = try await TestWebSocket.connect(port: server.port, path: "/ws/silent")
             var pings = 0
             var close: TestWebSocket.ReceivedFrame?
             while close == nil {
-                let frame = try await client.nextFrame(timeout: .seconds(2))
+                let frame = try await client.nextFrame(timeout: .seconds(5))
                 switch frame.opcode {
                 case 0x9: pings += 1
                 case 0x8: close = frame
@@ -341,7 +341,7 @@ struct ProtocolEdgeTests {
             #expect(close?.closeReason == "idle timeout")
             // Complete the closing handshake; the server then closes TCP and forgets the client.
             try await client.sendClose(code: 1001)
-            _ = try await client.connection.readUntilClosed(timeout: .seconds(2))
+            _ = try await client.connection.readUntilClosed(timeout: .seconds(5))
             #expect(try await server.subscriberCount("silent") == 0)
         }
     }
