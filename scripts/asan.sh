@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite (unit and end-to-end over loopback) under AddressSanitizer. Swift Testing only:
+# XCTest's own runner leaks a few bytes that LeakSanitizer would report (see shared TOOLING.md).
+# Uses its own build folder so it does not replace the ThreadSanitizer build of README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift test --sanitize=address --disable-xctest --no-parallel --scratch-path .build-asan "$@"
