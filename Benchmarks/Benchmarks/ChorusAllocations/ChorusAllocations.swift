@@ -1,0 +1,284 @@
+// Allocation gates (issue 6, STYLE.md §10): `mallocCountTotal` per operation, checked against the committed
+// thresholds in Benchmarks/Thresholds/<toolchain>/ by scripts/check-benchmarks.sh. Wall-clock time is measured
+// for information only and is never part of a threshold.
+//
+// Every benchmark runs on one EmbeddedEventLoop, built lazily inside the first (warm-up) iteration: the loop
+// only accepts calls from the thread that created it, and package-benchmark runs `setup` hooks on another
+// thread than the iterations. Nothing built before `startMeasurement()` is counted.
+//
+// Benchmark names contain no spaces or slashes: package-benchmark 1.38.1 writes threshold files with those
+// replaced by `_` but looks them up by the raw name, so such a benchmark would silently go unchecked.
+
+import Benchmark
+import ChorusCore
+import ChorusServer
+import NIOCore
+import NIOEmbedded
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.mallocCountTotal, .wallClock],
+        timeUnits: .microseconds,
+        warmupIterations: 5,
+        scalingFactor: .one,
+        maxDuration: .seconds(1),
+        maxIterations: 1_000,
+        // Allocation counts are exact: any change at p90 is a regression (exit 2) or an improvement that must
+        // lower the committed threshold (exit 4).
+        thresholds: [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: 0])]
+    )
+
+    // MARK: Publish to N subscribers
+
+    // One 64-byte text message through Hub.publish, the loop run, and every subscriber's outbound drained.
+    // N EmbeddedChannels share one loop and one shard, each with a WebSocketConnectionHandler subscribed to
+    // the channel; the hub has the server's metrics observer. The count must not depend on N.
+    for subscribers in [1, 100, 1_000, 10_000] {
+        let fixture = Lazy { try PublishFixture(subscribers: subscribers) }
+        Benchmark("publish_64B_to_\(subscribers)_subscribers") { benchmark in
+            let fixture = try fixture.get()
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                fixture.publishAndDrain()
+            }
+        }
+    }
+
+    // The harness's own share of the publish benchmark: draining N empty outbound buffers.
+    for subscribers in [1, 10_000] {
+        let fixture = Lazy { try PublishFixture(subscribers: subscribers) }
+        Benchmark("drain_only_\(subscribers)_subscribers") { benchmark in
+            let fixture = try fixture.get()
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                fixture.drain()
+            }
+        }
+    }
+
+    // MARK: Frame encoding
+
+    // Frame.init: FrameEncoder.encode into one exactly sized buffer (what Hub.publish does once per message).
+    for (label, size) in [("64B", 64), ("1KiB", 1024), ("64KiB", 64 * 1024)] {
+        Benchmark("Frame.init_\(label)") { benchmark in
+            let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
+            let allocator = ByteBufferAllocator()
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(Frame(opcode: .text, payload: payload, allocator: allocator))
+            }
+        }
+    }
+
+    // MARK: Connection lifecycle
+
+    // One connection, as after an upgrade: an active EmbeddedChannel, the handler added with one channel (which
+    // already has 100 other subscribers), a masked Close from the peer, the echo read, the socket closed and
+    // the block released.
+    let lifecycle = Lazy { try LifecycleFixture() }
+    Benchmark("connection_lifecycle") { benchmark in
+        let fixture = try lifecycle.get()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try fixture.connectionLifecycle()
+        }
+    }
+
+    // The same steps with no handler: what EmbeddedChannel itself allocates per connection.
+    let bareLifecycle = Lazy { try LifecycleFixture() }
+    Benchmark("connection_lifecycle_EmbeddedChannel_only") { benchmark in
+        let fixture = try bareLifecycle.get()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try fixture.bareChannelLifecycle()
+        }
+    }
+
+    // MARK: /metrics
+
+    // One scrape rendered by MetricsExporter with 100 connections open on 10 channels. It reads /proc and
+    // formats the text, so its count moves by one or two between runs (85 or 86 seen): allow 4.
+    let scrape = Lazy { try ScrapeFixture(connections: 100) }
+    var scrapeConfiguration = Benchmark.defaultConfiguration
+    scrapeConfiguration.thresholds = [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: 4])]
+    Benchmark("metrics_scrape_100_connections", configuration: scrapeConfiguration) { benchmark in
+        let fixture = try scrape.get()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            fixture.render()
+        }
+    }
+}
+
+// MARK: - Fixtures
+
+/// Builds its value on first use and insists that every later use comes from the same thread.
+final class Lazy<Value> {
+    private let make: () throws -> Value
+    private var value: Value?
+    private var thread: pthread_t?
+
+    init(_ make: @escaping () throws -> Value) {
+        self.make = make
+    }
+
+    func get() throws -> Value {
+        if let value, let thread {
+            precondition(pthread_equal(thread, pthread_self()) != 0, "benchmark iterations moved to another thread")
+            return value
+        }
+        let value = try self.make()
+        self.value = value
+        self.thread = pthread_self()
+        return value
+    }
+}
+
+enum Fixtures {
+    static let peer = try! SocketAddress(ipAddress: "127.0.0.1", port: 1)
+
+    /// An active channel whose only handler is the connection handler, as after a real upgrade.
+    static func connect(_ hub: Hub, _ loop: EmbeddedEventLoop, channels: [ChannelName]) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: Self.peer).wait()
+        let handler = WebSocketConnectionHandler(hub: hub, shard: hub.shard(on: loop), channels: channels)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return channel
+    }
+}
+
+final class PublishFixture {
+    let loop = EmbeddedEventLoop()
+    let hub: Hub
+    let channel: ChannelName
+    let payload = ByteBuffer(repeating: UInt8(ascii: "m"), count: 64)
+    var subscribers: [EmbeddedChannel] = []
+
+    init(subscribers count: Int) throws {
+        self.hub = Hub(loops: [self.loop], settings: ShardSettings(), observer: ChorusMetrics(version: "benchmark"))
+        self.channel = try ChannelName(validating: "bench")
+        self.subscribers.reserveCapacity(count)
+        for _ in 0..<count {
+            self.subscribers.append(try Fixtures.connect(self.hub, self.loop, channels: [self.channel]))
+        }
+        // One checked publish: every subscriber gets the same 66-byte frame, exactly once.
+        let delivered = self.hub.publish(self.payload, opcode: .text, to: self.channel, source: .http, on: self.loop)
+        self.loop.run()
+        var expected = ByteBuffer(bytes: [0x81, 64])
+        expected.writeImmutableBuffer(self.payload)
+        for subscriber in self.subscribers {
+            let first = try subscriber.readOutbound(as: ByteBuffer.self)
+            let second = try subscriber.readOutbound(as: ByteBuffer.self)
+            precondition(first == expected && second == nil, "frame not delivered exactly once")
+        }
+        let count = try delivered.wait()
+        precondition(count == self.subscribers.count, "delivered to the wrong number of subscribers")
+    }
+
+    /// One publish, measured: encode, hop to the shard, write and flush to every subscriber, drain.
+    func publishAndDrain() {
+        let delivered = self.hub.publish(self.payload, opcode: .text, to: self.channel, source: .http, on: self.loop)
+        self.loop.run()
+        self.drain()
+        blackHole(delivered)
+    }
+
+    /// Takes every queued frame out of every subscriber's outbound buffer.
+    func drain() {
+        for subscriber in self.subscribers {
+            while let frame = try! subscriber.readOutbound(as: ByteBuffer.self) {
+                blackHole(frame)
+            }
+        }
+    }
+}
+
+final class LifecycleFixture {
+    let loop = EmbeddedEventLoop()
+    let hub: Hub
+    let channel: ChannelName
+    /// A masked Close with code 1000, as a browser sends it.
+    let closeFrame: ByteBuffer
+    var residents: [EmbeddedChannel] = []
+
+    init() throws {
+        self.hub = Hub(loops: [self.loop], settings: ShardSettings(), observer: ChorusMetrics(version: "benchmark"))
+        self.channel = try ChannelName(validating: "bench")
+        let mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
+        let payload: [UInt8] = [0x03, 0xE8]
+        self.closeFrame = ByteBuffer(bytes: [0x88, 0x80 | 2] + mask + [payload[0] ^ mask[0], payload[1] ^ mask[1]])
+        for _ in 0..<100 {
+            self.residents.append(try Fixtures.connect(self.hub, self.loop, channels: [self.channel]))
+        }
+        // Check the measured path once: afterwards a publish reaches the 100 residents only.
+        try self.connectionLifecycle()
+        let delivered = self.hub.publish(ByteBuffer(string: "x"), opcode: .text, to: self.channel, source: .http, on: self.loop)
+        self.loop.run()
+        let count = try delivered.wait()
+        precondition(count == 100, "the connection was not released")
+        for resident in self.residents {
+            while try resident.readOutbound(as: ByteBuffer.self) != nil {}
+        }
+    }
+
+    func connectionLifecycle() throws {
+        let channel = EmbeddedChannel(loop: self.loop)
+        channel.connect(to: Fixtures.peer, promise: nil)
+        let handler = WebSocketConnectionHandler(hub: self.hub, shard: self.hub.shard(on: self.loop), channels: [self.channel])
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.writeInbound(self.closeFrame)
+        let echo = try channel.readOutbound(as: ByteBuffer.self)
+        self.loop.run()
+        precondition(echo?.readableBytes == 4 && !channel.isActive, "close handshake did not complete")
+        _ = try channel.finish(acceptAlreadyClosed: true)
+    }
+
+    func bareChannelLifecycle() throws {
+        let channel = EmbeddedChannel(loop: self.loop)
+        channel.connect(to: Fixtures.peer, promise: nil)
+        channel.close(promise: nil)
+        self.loop.run()
+        precondition(!channel.isActive, "channel did not close")
+        _ = try channel.finish(acceptAlreadyClosed: true)
+    }
+}
+
+final class ScrapeFixture {
+    let loop = EmbeddedEventLoop()
+    let hub: Hub
+    let exporter: MetricsExporter
+    var connections: [EmbeddedChannel] = []
+
+    init(connections count: Int) throws {
+        let metrics = ChorusMetrics(version: "benchmark")
+        self.hub = Hub(loops: [self.loop], settings: ShardSettings(), observer: metrics)
+        self.exporter = MetricsExporter(metrics: metrics, hub: self.hub, state: ServerState())
+        let names = try (0..<10).map { try ChannelName(validating: "channel-\($0)") }
+        for index in 0..<count {
+            self.connections.append(try Fixtures.connect(self.hub, self.loop, channels: [names[index % names.count]]))
+        }
+        for name in names {
+            _ = self.hub.publish(ByteBuffer(string: "hello"), opcode: .text, to: name, source: .http, on: self.loop)
+        }
+        self.loop.run()
+        // The first scrape registers the per-scrape histogram; check it counts what is open.
+        let first = self.exporter.render(on: self.loop)
+        self.loop.run()
+        let text = try String(buffer: first.wait())
+        let open = text.split(separator: "\n").first { $0.hasPrefix("chorus_connections ") }
+            .flatMap { Double($0.dropFirst("chorus_connections ".count)) }
+        precondition(open == Double(count), "scrape does not show the open connections")
+    }
+
+    func render() {
+        let scrape = self.exporter.render(on: self.loop)
+        self.loop.run()
+        blackHole(scrape)
+    }
+}
