@@ -10,7 +10,11 @@ let package = Package(
     name: "chorus",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "chorus", targets: ["chorus"])
+        .executable(name: "chorus", targets: ["chorus"]),
+        // For the separate Benchmarks/ package (package-benchmark needs a package of its own): the entry points
+        // it calls are `public`, everything else stays `package`. See Benchmarks/root-public-api.patch.
+        .library(name: "ChorusCore", targets: ["ChorusCore"]),
+        .library(name: "ChorusServer", targets: ["ChorusServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),

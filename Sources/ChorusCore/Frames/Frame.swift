@@ -5,7 +5,7 @@ import NIOCore
 /// Server frames are never masked, so the bytes are identical for every subscriber: a published message is
 /// encoded once into a `Frame` and every subscriber's socket is handed the same storage. Never mutate
 /// `bytes`; any mutation would copy it.
-package struct Frame: Sendable {
+public struct Frame: Sendable {
     /// The frame as it goes on the wire: RFC 6455 header followed by the payload.
     package let bytes: ByteBuffer
     /// Text or binary.
@@ -14,7 +14,7 @@ package struct Frame: Sendable {
     package let payloadLength: Int
 
     /// Encodes `payload` once into a new frame. The payload is copied exactly once, here.
-    package init(opcode: WebSocketOpcode, payload: ByteBuffer, allocator: ByteBufferAllocator) {
+    public init(opcode: WebSocketOpcode, payload: ByteBuffer, allocator: ByteBufferAllocator) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
         self.bytes = FrameEncoder.encode(opcode: opcode, payload: payload, allocator: allocator)
         self.opcode = opcode

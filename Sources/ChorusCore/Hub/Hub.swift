@@ -5,7 +5,7 @@ import NIOCore
 /// shard, with one `execute` per event loop (never one task per subscriber).
 ///
 /// Any source may publish (HTTP, a client, later the cluster bus); all of them go through `publish`.
-package final class Hub: Sendable {
+public final class Hub: Sendable {
     /// One shard per event loop, in the group's order.
     package let shards: [NIOLoopBound<Shard>]
     private let shardIndexByLoop: [ObjectIdentifier: Int]
@@ -30,7 +30,7 @@ package final class Hub: Sendable {
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
-    package init(
+    public init(
         loops: [any EventLoop],
         settings: ShardSettings,
         observer: (any PublishObserver)? = nil,
@@ -41,7 +41,9 @@ package final class Hub: Sendable {
         var indexByLoop: [ObjectIdentifier: Int] = [:]
         for (index, loop) in loops.enumerated() {
             // Each shard is created on its own loop and from then on used only there.
-            let make = { NIOLoopBound(Shard(eventLoop: loop, settings: settings, allocator: allocator), eventLoop: loop) }
+            let make: @Sendable () -> NIOLoopBound<Shard> = {
+                NIOLoopBound(Shard(eventLoop: loop, settings: settings, allocator: allocator), eventLoop: loop)
+            }
             let shard = loop.inEventLoop ? make() : try! loop.submit(make).wait()
             shards.append(shard)
             indexByLoop[ObjectIdentifier(loop)] = index
@@ -53,7 +55,7 @@ package final class Hub: Sendable {
     }
 
     /// The shard owned by `loop`. Must be called on `loop`.
-    package func shard(on loop: any EventLoop) -> Shard {
+    public func shard(on loop: any EventLoop) -> Shard {
         guard let index = self.shardIndexByLoop[ObjectIdentifier(loop)] else {
             fatalError("Internal inconsistency: no shard for event loop \(loop)")
         }
@@ -62,7 +64,7 @@ package final class Hub: Sendable {
 
     /// Encodes `payload` once as a text or binary frame and delivers it to every local subscriber of
     /// `channel`. The future (on `eventLoop`) carries the number of subscribers it was written to.
-    package func publish(
+    public func publish(
         _ payload: ByteBuffer,
         opcode: WebSocketOpcode,
         to channel: ChannelName,

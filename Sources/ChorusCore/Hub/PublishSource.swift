@@ -1,5 +1,5 @@
 /// Where a published message came from (a metric label later).
-package enum PublishSource: Int, CaseIterable, Sendable {
+public enum PublishSource: Int, CaseIterable, Sendable {
     /// `POST /publish/{channel}`.
     case http
     /// `{"publish": …}` from a connected client.

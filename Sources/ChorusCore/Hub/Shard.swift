@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// Everything here is touched only on `eventLoop`, so the delivery path takes no locks. Other threads reach a
 /// shard only through `eventLoop.execute` (see `Hub`).
-package final class Shard {
+public final class Shard {
     /// The loop that owns this shard.
     package let eventLoop: any EventLoop
     /// Limits shared by every connection of this shard.

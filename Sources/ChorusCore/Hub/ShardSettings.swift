@@ -1,7 +1,7 @@
 import NIOCore
 
 /// The per-connection limits a shard and its connections enforce. One value per shard, not per connection.
-package struct ShardSettings: Sendable {
+public struct ShardSettings: Sendable {
     /// Largest inbound message, in bytes; larger ones close the connection with 1009.
     package var maxMessageBytes: Int = 64 * 1024
     /// Channels one connection may follow at once.
@@ -17,5 +17,5 @@ package struct ShardSettings: Sendable {
     /// Free inbound buffers a shard keeps for reuse.
     package var maxPooledBuffers: Int = 256
 
-    package init() {}
+    public init() {}
 }

@@ -1,13 +1,13 @@
 /// A validated channel (topic) name: 1–128 characters from `[A-Za-z0-9_.:-]`.
 ///
 /// The restricted alphabet keeps names safe in URLs, logs and Redis channel names without escaping.
-package struct ChannelName: Hashable, Sendable, CustomStringConvertible {
+public struct ChannelName: Hashable, Sendable, CustomStringConvertible {
     /// Longest accepted name, in characters (equal to bytes, since only ASCII is allowed).
     package static let maxLength = 128
 
     package let value: String
 
-    package init(validating name: some StringProtocol) throws(ChannelNameError) {
+    public init(validating name: some StringProtocol) throws(ChannelNameError) {
         var count = 0
         for byte in name.utf8 {
             guard Self.isAllowed(byte) else {
@@ -24,7 +24,7 @@ package struct ChannelName: Hashable, Sendable, CustomStringConvertible {
         self.value = String(name)
     }
 
-    package var description: String {
+    public var description: String {
         self.value
     }
 
@@ -41,7 +41,7 @@ package struct ChannelName: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Why a string is not a valid channel name; the reason is short enough for a close frame or HTTP body.
-package struct ChannelNameError: Error, Equatable, Sendable {
+public struct ChannelNameError: Error, Equatable, Sendable {
     package var reason: String
 
     package init(reason: String) {

@@ -5,12 +5,12 @@ import NIOCore
 ///
 /// Its state is deliberately small (see "What SwiftNIO costs per connection" in DESIGN.md): settings live in
 /// the shard, the connection's subscriptions and counters in its metadata block.
-package final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionSink {
-    package typealias InboundIn = ByteBuffer
-    package typealias OutboundOut = ByteBuffer
+public final class WebSocketConnectionHandler: ChannelInboundHandler, ConnectionSink {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     /// What the connection's data messages mean.
-    package enum Mode: Sendable {
+    public enum Mode: Sendable {
         /// Text messages are control messages (subscribe, unsubscribe, publish); binary ones are refused (1003).
         case subscriber
         /// Every data message, text or binary, is sent back as it came (the conformance-testing endpoint),
@@ -34,7 +34,7 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
     ///   - channels: channels to subscribe to as soon as the handler is added (from the upgrade request).
     ///   - onClose: called once when the connection is gone (for example to return a capacity reservation).
     ///   - mode: subscriber (the default) or echo.
-    package init(
+    public init(
         hub: Hub,
         shard: Shard,
         channels: [ChannelName],
@@ -55,7 +55,7 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
     /// The connection's channel while the handler is in its pipeline (for inspection on its loop).
     package var channel: (any Channel)? { self.context?.channel }
 
-    package func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) {
         // Must run on the shard's loop: the slab is not locked.
         precondition(context.eventLoop === self.shard.eventLoop, "handler added on a loop that is not its shard's")
         self.context = context
@@ -72,30 +72,30 @@ package final class WebSocketConnectionHandler: ChannelInboundHandler, Connectio
         }
     }
 
-    package func handlerRemoved(context: ChannelHandlerContext) {
+    public func handlerRemoved(context: ChannelHandlerContext) {
         self.connectionGone()
         self.context = nil
     }
 
-    package func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         self.connectionGone()
         context.fireChannelInactive()
     }
 
-    package func channelWritabilityChanged(context: ChannelHandlerContext) {
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if let id = self.id {
             self.shard.setWritable(id, context.channel.isWritable)
         }
         context.fireChannelWritabilityChanged()
     }
 
-    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // An I/O error (reset, broken pipe): nothing more can be sent.
         if self.closeReason == nil { self.closeReason = .error }
         context.close(promise: nil)
     }
 
-    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let id = self.id else { return }
         var input = Self.unwrapInboundIn(data)
         self.shard.touch(id)

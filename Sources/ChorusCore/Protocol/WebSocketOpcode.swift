@@ -1,5 +1,5 @@
 /// The RFC 6455 frame opcodes Chorus understands; anything else on the wire is a protocol error.
-package enum WebSocketOpcode: UInt8, Sendable {
+public enum WebSocketOpcode: UInt8, Sendable {
     case continuation = 0x0
     case text = 0x1
     case binary = 0x2

@@ -1,11 +1,11 @@
 import NIOConcurrencyHelpers
 
 /// State shared by every connection of one server: readiness and the counters kept outside the shards.
-package final class ServerState: Sendable {
+public final class ServerState: Sendable {
     private let accepting = NIOLockedValueBox(true)
     private let rejections = NIOLockedValueBox([Int](repeating: 0, count: HandshakeRejectionReason.allCases.count))
 
-    package init() {}
+    public init() {}
 
     /// True until graceful shutdown begins; `/readyz` answers from it.
     package var isAccepting: Bool { self.accepting.withLockedValue { $0 } }

@@ -3,7 +3,7 @@ import Prometheus
 
 /// Every metric Chorus exports, created once with its name and help text. The names are a contract:
 /// `dashboards/` and the alert rules depend on them.
-package struct ChorusMetrics: Sendable {
+public struct ChorusMetrics: Sendable {
     package let registry: PrometheusCollectorRegistry
 
     let buildInfo: Gauge
@@ -44,7 +44,7 @@ package struct ChorusMetrics: Sendable {
         64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536, 262_144, 1_048_576,
     ]
 
-    package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
         self.registry = registry
         let r = registry
         self.buildInfo = r.makeGauge(
@@ -175,11 +175,11 @@ package struct ChorusMetrics: Sendable {
 }
 
 extension ChorusMetrics: PublishObserver {
-    package func published(payloadBytes: Int, source: PublishSource) {
+    public func published(payloadBytes: Int, source: PublishSource) {
         self.messageSize.record(Double(payloadBytes))
     }
 
-    package func fannedOut(after duration: Duration) {
+    public func fannedOut(after duration: Duration) {
         self.fanout.record(duration)
     }
 }

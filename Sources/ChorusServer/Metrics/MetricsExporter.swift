@@ -5,7 +5,7 @@ import Prometheus
 
 /// Serves `/metrics`: gathers every shard's counters on its own loop (one hop per loop per scrape, nothing
 /// on the delivery path), folds them into the registry and renders the Prometheus text format.
-package final class MetricsExporter: Sendable {
+public final class MetricsExporter: Sendable {
     /// The exposition format's content type.
     package static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -21,7 +21,7 @@ package final class MetricsExporter: Sendable {
         var baselineResidentBytes: Int?
     }
 
-    package init(metrics: ChorusMetrics, hub: Hub, state: ServerState) {
+    public init(metrics: ChorusMetrics, hub: Hub, state: ServerState) {
         self.metrics = metrics
         self.hub = hub
         self.state = state
@@ -34,7 +34,7 @@ package final class MetricsExporter: Sendable {
     }
 
     /// Collects every shard and renders the exposition text.
-    package func render(on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+    public func render(on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
         self.hub.collect(on: eventLoop) { $0.snapshot() }.map { snapshots in
             var bytes: [UInt8] = []
             self.scrape.withLockedValue { scrape in

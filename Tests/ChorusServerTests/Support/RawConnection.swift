@@ -40,7 +40,7 @@ final class RawConnection: Sendable {
 
     /// Stops or resumes reading from the socket (a client that stops reading fills the server's buffers).
     func setReading(_ reading: Bool) async throws {
-        try await self.channel.setOption(.autoRead, value: reading)
+        try await self.channel.setOption(.autoRead, value: reading).get()
         if reading { self.channel.read() }
     }
 
