@@ -130,14 +130,16 @@ public final class Hub: Sendable {
     package var reservedConnections: Int { self.openConnections.withLockedValue { $0.count } }
 
     /// Succeeds once no connection holds a reservation (used to wait for a drain).
-    package func whenNoConnections(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        let promise = eventLoop.makePromise(of: Void.self)
+    ///
+    /// The caller owns `promise` and may complete it first (for example on a timeout); the hub's later
+    /// `succeed` is then ignored. Completing it also releases its callbacks, which the hub's list would
+    /// otherwise keep alive for the hub's whole life.
+    package func succeedWhenNoConnections(_ promise: EventLoopPromise<Void>) {
         let isEmpty = self.openConnections.withLockedValue { open in
             if open.count > 0 { open.whenNone.append(promise) }
             return open.count == 0
         }
         if isEmpty { promise.succeed() }
-        return promise.futureResult
     }
 
     // MARK: Whole-server views

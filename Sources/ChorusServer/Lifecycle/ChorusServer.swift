@@ -1,6 +1,5 @@
 import ChorusCore
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -100,25 +99,18 @@ package final class ChorusServer: Service, Sendable {
         self.state.stopAccepting()
         try? await serverChannel.close()
         for task in pingTasks { task.cancel() }
-        let drained = self.hub.whenNoConnections(on: self.group.next())
+        // The drain ends when the last connection is gone or the drain timeout passes, whichever is first.
+        let loop = self.group.next()
+        let drained = loop.makePromise(of: Void.self)
+        self.hub.succeedWhenNoConnections(drained)
         self.hub.closeAll(code: .goingAway, reason: "server shutting down", because: .shutdown)
-        let timeout = self.group.next().scheduleTask(in: self.configuration.drainTimeout) {}
-        let completedInTime: Bool = await withCheckedContinuation { continuation in
-            let resumed = NIOLockedValueBox(false)
-            let finish: @Sendable (Bool) -> Void = { inTime in
-                let first = resumed.withLockedValue { wasResumed in
-                    defer { wasResumed = true }
-                    return !wasResumed
-                }
-                if first { continuation.resume(returning: inTime) }
-            }
-            drained.whenComplete { _ in finish(true) }
-            timeout.futureResult.whenComplete { _ in finish(false) }
-        }
+        let timeout = loop.scheduleTask(in: self.configuration.drainTimeout) { drained.succeed() }
+        try? await drained.futureResult.get()
         timeout.cancel()
+        let remaining = self.hub.reservedConnections
         self.logger.info(
             "graceful shutdown: done",
-            metadata: ["drained": "\(completedInTime)", "remaining": "\(self.hub.reservedConnections)"]
+            metadata: ["drained": "\(remaining == 0)", "remaining": "\(remaining)"]
         )
         try? await metricsChannel?.close()
         try await self.group.shutdownGracefully()

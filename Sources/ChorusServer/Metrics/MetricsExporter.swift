@@ -91,9 +91,12 @@ public final class MetricsExporter: Sendable {
         // A histogram of the connections open now: rebuilt on every scrape, so it never mixes in closed ones.
         if let previous = scrape.connectionMemory { m.registry.unregisterValueHistogram(previous) }
         let histogram = m.registry.makeValueHistogram(
-            name: ChorusMetrics.connectionMemoryName,
-            buckets: ChorusMetrics.connectionMemoryBuckets,
-            help: ChorusMetrics.connectionMemoryHelp
+            descriptor: .init(
+                metricName: ChorusMetrics.connectionMemoryName,
+                unitName: "",
+                helpText: ChorusMetrics.connectionMemoryHelp
+            ),
+            buckets: ChorusMetrics.connectionMemoryBuckets
         )
         for snapshot in snapshots {
             for bytes in snapshot.connectionMemory { histogram.record(Double(bytes)) }

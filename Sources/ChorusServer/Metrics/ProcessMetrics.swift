@@ -1,9 +1,9 @@
 import Prometheus
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The standard `process_*` family, read from /proc on Linux at scrape time (zero elsewhere).
@@ -16,17 +16,47 @@ package struct ProcessMetrics: Sendable {
     let startTime: Gauge
 
     init(registry r: PrometheusCollectorRegistry) {
-        self.residentMemory = r.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
-        self.virtualMemory = r.makeGauge(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
-        self.cpuSeconds = r.makeCounter(
-            name: "process_cpu_seconds_total",
-            help: "Total user and system CPU time spent in seconds."
+        self.residentMemory = r.makeGauge(
+            descriptor: .init(
+                metricName: "process_resident_memory_bytes",
+                unitName: "",
+                helpText: "Resident memory size in bytes."
+            )
         )
-        self.openFDs = r.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
-        self.maxFDs = r.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors.")
+        self.virtualMemory = r.makeGauge(
+            descriptor: .init(
+                metricName: "process_virtual_memory_bytes",
+                unitName: "",
+                helpText: "Virtual memory size in bytes."
+            )
+        )
+        self.cpuSeconds = r.makeCounter(
+            descriptor: .init(
+                metricName: "process_cpu_seconds_total",
+                unitName: "",
+                helpText: "Total user and system CPU time spent in seconds."
+            )
+        )
+        self.openFDs = r.makeGauge(
+            descriptor: .init(
+                metricName: "process_open_fds",
+                unitName: "",
+                helpText: "Number of open file descriptors."
+            )
+        )
+        self.maxFDs = r.makeGauge(
+            descriptor: .init(
+                metricName: "process_max_fds",
+                unitName: "",
+                helpText: "Maximum number of open file descriptors."
+            )
+        )
         self.startTime = r.makeGauge(
-            name: "process_start_time_seconds",
-            help: "Start time of the process since unix epoch in seconds."
+            descriptor: .init(
+                metricName: "process_start_time_seconds",
+                unitName: "",
+                helpText: "Start time of the process since unix epoch in seconds."
+            )
         )
     }
 
@@ -44,22 +74,22 @@ package struct ProcessMetrics: Sendable {
     package static func sample() -> Sample {
         var sample = Sample()
         #if os(Linux)
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        if let stat = readFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") {
-            // Fields after "pid (comm)": state is field 3, so field N is at index N - 3.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            func field(_ number: Int) -> Double { Double(fields[number - 3]) ?? 0 }
-            if fields.count > 21 {
-                sample.cpuSeconds = (field(14) + field(15)) / ticks
-                sample.virtualBytes = Int(field(23))
-                sample.residentBytes = Int(field(24)) * pageSize
-                if let bootTime = Self.bootTime() { sample.startTime = bootTime + field(22) / ticks }
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            if let stat = readFile("/proc/self/stat"), let close = stat.lastIndex(of: ")") {
+                // Fields after "pid (comm)": state is field 3, so field N is at index N - 3.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                func field(_ number: Int) -> Double { Double(fields[number - 3]) ?? 0 }
+                if fields.count > 21 {
+                    sample.cpuSeconds = (field(14) + field(15)) / ticks
+                    sample.virtualBytes = Int(field(23))
+                    sample.residentBytes = Int(field(24)) * pageSize
+                    if let bootTime = Self.bootTime() { sample.startTime = bootTime + field(22) / ticks }
+                }
             }
-        }
-        sample.openFDs = Self.countOpenFDs()
-        var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { sample.maxFDs = Int(limit.rlim_cur) }
+            sample.openFDs = Self.countOpenFDs()
+            var limit = rlimit()
+            if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { sample.maxFDs = Int(limit.rlim_cur) }
         #endif
         return sample
     }
@@ -75,36 +105,36 @@ package struct ProcessMetrics: Sendable {
     }
 
     #if os(Linux)
-    private static func bootTime() -> Double? {
-        guard let stat = readFile("/proc/stat") else { return nil }
-        for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
-            return Double(line.dropFirst("btime ".count))
+        private static func bootTime() -> Double? {
+            guard let stat = readFile("/proc/stat") else { return nil }
+            for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
+                return Double(line.dropFirst("btime ".count))
+            }
+            return nil
         }
-        return nil
-    }
 
-    private static func countOpenFDs() -> Int {
-        guard let directory = opendir("/proc/self/fd") else { return 0 }
-        defer { closedir(directory) }
-        var count = 0
-        while let entry = readdir(directory) {
-            if entry.pointee.d_name.0 != CChar(UInt8(ascii: ".")) { count += 1 }
+        private static func countOpenFDs() -> Int {
+            guard let directory = opendir("/proc/self/fd") else { return 0 }
+            defer { closedir(directory) }
+            var count = 0
+            while let entry = readdir(directory) {
+                if entry.pointee.d_name.0 != CChar(UInt8(ascii: ".")) { count += 1 }
+            }
+            return max(0, count - 1)  // the directory stream's own descriptor
         }
-        return max(0, count - 1)  // the directory stream's own descriptor
-    }
 
-    private static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-            guard count > 0 else { break }
-            bytes.append(contentsOf: chunk[0..<count])
+        private static func readFile(_ path: String) -> String? {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+                guard count > 0 else { break }
+                bytes.append(contentsOf: chunk[0..<count])
+            }
+            return String(decoding: bytes, as: UTF8.self)
         }
-        return String(decoding: bytes, as: UTF8.self)
-    }
     #endif
 }
