@@ -52,6 +52,8 @@ struct EchoTests {
                 let same = echoed.payload == message.payload
                 #expect(same, "payload of \(message.payload.count) bytes came back as \(echoed.payload.count) bytes")
             }
+            // Echoes are not published messages: buffer-reuse counters stay untouched.
+            #expect(try await server.statistics().deliveries == 0)
             try await client.sendClose()
             #expect(try await client.expectClose().closeCode == 1000)
         }

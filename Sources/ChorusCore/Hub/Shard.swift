@@ -210,22 +210,16 @@ public final class Shard {
     }
 
     /// Writes `frame` to one connection (the echo endpoint's answer) and flushes it, with the same writability
-    /// check, slow-consumer policy and counters as a channel delivery. Returns true if it was written.
+    /// check and slow-consumer policy as a channel delivery. Returns true if it was written. An echo is not a
+    /// published message, so it is not counted in `deliveries` (which, against frames encoded, is buffer reuse);
+    /// a slow consumer's drops and disconnects are counted as usual.
     @discardableResult
     package func deliver(_ frame: Frame, toConnection id: ConnectionID) -> Bool {
         self.eventLoop.preconditionInEventLoop()
         guard self.slab.isValid(id) else { return false }
         self.isIterating = true
         let outcome = self.deliver(frame, index: id.index)
-        switch outcome {
-        case .delivered:
-            self.statistics.deliveries += 1
-            self.statistics.deliveredBytes += frame.wireLength
-        case .dropped:
-            self.statistics.slowConsumerDrops += 1
-        case .skipped:
-            break
-        }
+        if outcome == .dropped { self.statistics.slowConsumerDrops += 1 }
         self.finishIterating()
         return outcome == .delivered
     }
