@@ -91,11 +91,7 @@ public final class MetricsExporter: Sendable {
         // A histogram of the connections open now: rebuilt on every scrape, so it never mixes in closed ones.
         if let previous = scrape.connectionMemory { m.registry.unregisterValueHistogram(previous) }
         let histogram = m.registry.makeValueHistogram(
-            descriptor: .init(
-                metricName: ChorusMetrics.connectionMemoryName,
-                unitName: "",
-                helpText: ChorusMetrics.connectionMemoryHelp
-            ),
+            descriptor: .named(ChorusMetrics.connectionMemoryName, help: ChorusMetrics.connectionMemoryHelp),
             buckets: ChorusMetrics.connectionMemoryBuckets
         )
         for snapshot in snapshots {

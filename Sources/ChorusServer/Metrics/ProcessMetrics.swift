@@ -17,45 +17,24 @@ package struct ProcessMetrics: Sendable {
 
     init(registry r: PrometheusCollectorRegistry) {
         self.residentMemory = r.makeGauge(
-            descriptor: .init(
-                metricName: "process_resident_memory_bytes",
-                unitName: "",
-                helpText: "Resident memory size in bytes."
-            )
+            descriptor: .named("process_resident_memory_bytes", help: "Resident memory size in bytes.")
         )
         self.virtualMemory = r.makeGauge(
-            descriptor: .init(
-                metricName: "process_virtual_memory_bytes",
-                unitName: "",
-                helpText: "Virtual memory size in bytes."
-            )
+            descriptor: .named("process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
         )
         self.cpuSeconds = r.makeCounter(
-            descriptor: .init(
-                metricName: "process_cpu_seconds_total",
-                unitName: "",
-                helpText: "Total user and system CPU time spent in seconds."
-            )
+            descriptor: .named("process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
         )
         self.openFDs = r.makeGauge(
-            descriptor: .init(
-                metricName: "process_open_fds",
-                unitName: "",
-                helpText: "Number of open file descriptors."
-            )
+            descriptor: .named("process_open_fds", help: "Number of open file descriptors.")
         )
         self.maxFDs = r.makeGauge(
-            descriptor: .init(
-                metricName: "process_max_fds",
-                unitName: "",
-                helpText: "Maximum number of open file descriptors."
-            )
+            descriptor: .named("process_max_fds", help: "Maximum number of open file descriptors.")
         )
         self.startTime = r.makeGauge(
-            descriptor: .init(
-                metricName: "process_start_time_seconds",
-                unitName: "",
-                helpText: "Start time of the process since unix epoch in seconds."
+            descriptor: .named(
+                "process_start_time_seconds",
+                help: "Start time of the process since unix epoch in seconds."
             )
         )
     }
