@@ -49,9 +49,6 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         self.onClose = onClose
     }
 
-    /// This connection's handle, once the handler is in a pipeline.
-    package var connectionID: ConnectionID? { self.id }
-
     /// The connection's channel while the handler is in its pipeline (for inspection on its loop).
     package var channel: (any Channel)? { self.context?.channel }
 
