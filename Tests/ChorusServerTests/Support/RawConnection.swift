@@ -47,7 +47,7 @@ final class RawConnection: Sendable {
     /// Returns exactly `count` bytes, waiting for them; throws `ConnectionClosed` if the peer closes first.
     func read(count: Int, timeout: Duration = .seconds(10)) async throws -> ByteBuffer {
         try await self.inbox.take(timeout: timeout) { pending, _ in
-            pending.readableBytes >= count ? pending.readSlice(length: count) : nil
+            pending.readableBytes >= count ? pending.readDetached(length: count) : nil
         }
     }
 
@@ -70,7 +70,7 @@ final class RawConnection: Sendable {
         try await self.inbox.take(timeout: timeout) { pending, closed in
             guard closed else { return nil }
             defer { pending.clear() }
-            return pending
+            return pending.readDetached(length: pending.readableBytes)
         }
     }
 
@@ -184,6 +184,19 @@ final class RawConnection: Sendable {
             // A reset after the server closed is an ending like any other for these tests.
             context.close(promise: nil)
         }
+    }
+}
+
+extension ByteBuffer {
+    /// Reads `length` bytes into a buffer with storage of its own.
+    ///
+    /// A slice would share storage with the inbox's buffer, which the event loop thread reallocates on
+    /// the next append; Swift's reference counts do not order those accesses for ThreadSanitizer, so a
+    /// shared slice read on the test's thread shows up as a data race (it did in CI).
+    fileprivate mutating func readDetached(length: Int) -> ByteBuffer {
+        var copy = ByteBufferAllocator().buffer(capacity: length)
+        copy.writeImmutableBuffer(self.readSlice(length: length)!)
+        return copy
     }
 }
 
