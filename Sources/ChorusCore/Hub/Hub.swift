@@ -142,6 +142,13 @@ public final class Hub: Sendable {
         if isEmpty { promise.succeed() }
     }
 
+    /// Forgets every promise given to `succeedWhenNoConnections`, for a caller that stopped waiting (its drain
+    /// timed out). The hub would otherwise complete it when the last connection goes — possibly while the event
+    /// loops are shutting down, and a promise completed from another thread schedules onto its own loop.
+    package func forgetNoConnectionWaiters() {
+        self.openConnections.withLockedValue { $0.whenNone = [] }
+    }
+
     // MARK: Whole-server views
 
     /// Runs `body` on every shard's loop and collects the results in shard order.

@@ -107,6 +107,7 @@ package final class ChorusServer: Service, Sendable {
         let timeout = loop.scheduleTask(in: self.configuration.drainTimeout) { drained.succeed() }
         try? await drained.futureResult.get()
         timeout.cancel()
+        self.hub.forgetNoConnectionWaiters()
         let remaining = self.hub.reservedConnections
         self.logger.info(
             "graceful shutdown: done",
