@@ -34,6 +34,8 @@ package enum RequestToken {
     /// The subprotocol to answer with: `chorus` when offered. Throws when the token subprotocol is offered
     /// without `chorus`, since the server may only select an offered protocol and will not echo a token.
     package static func selectedSubprotocol(in head: HTTPRequestHead) throws(HTTPRejection) -> String? {
+        // Most requests offer none: skip building the list.
+        guard head.headers.contains(name: "sec-websocket-protocol") else { return nil }
         let offered = head.headers[canonicalForm: "sec-websocket-protocol"]
         if offered.contains(where: { $0 == Self.subprotocol }) { return Self.subprotocol }
         if offered.contains(where: { $0.hasPrefix(Self.subprotocolPrefix) }) {

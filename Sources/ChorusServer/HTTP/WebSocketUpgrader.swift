@@ -1,4 +1,5 @@
 import ChorusCore
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -97,6 +98,10 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             return context.eventLoop.makeFailedFuture(error)
         }
         if let token = admission.token {
+            self.policy.access.logger.debug(
+                "connection with token",
+                metadata: ["sub": "\(token.subject)", "expires": "\(token.expiresAt)", "channels": "\(channels.count)"]
+            )
             let remaining = token.expiresAt.timeIntervalSinceNow
             handler.expireToken(at: .now() + .nanoseconds(Int64(max(0, min(remaining, 1e9)) * 1e9)))
         }

@@ -41,7 +41,7 @@ package final class ChorusServer: Service, Sendable {
     package func run() async throws {
         let access: AccessControl
         do {
-            access = try await AccessControl.make(configuration: self.configuration)
+            access = try await AccessControl.make(configuration: self.configuration, logger: self.logger)
         } catch {
             self.listening.fail(error)
             self.metricsListening.fail(error)
