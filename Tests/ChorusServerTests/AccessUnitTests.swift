@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusServer
+import CryptoExtras
 import Foundation
 import JWTKit
 import NIOCore
@@ -87,6 +88,30 @@ struct AccessUnitTests {
         var configuration = ServerConfiguration()
         configuration.jwtPublicKeyFile = file.path + ".missing"
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
+    @Test("an RS256 public key verifies RS256 tokens; HS256 and RS512 tokens are refused")
+    func rsaPublicKey() async throws {
+        let privateKey = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-rs256-\(UUID()).pem")
+        try privateKey.publicKey.pemRepresentation.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        // Both kinds of key at once: each token is checked with the key its alg names.
+        let verifier = try await Self.verifier {
+            $0.jwtPublicKeyFile = file.path
+            $0.jwtSecret = TestTokens.secret
+        }
+        #expect(verifier.acceptedAlgorithms == ["HS256", "RS256"])
+        let claims = TokenClaims(
+            sub: SubjectClaim(value: "service"),
+            exp: ExpirationClaim(value: Date().addingTimeInterval(60)),
+            channels: ["news"]
+        )
+        let rs256 = try await JWTKeyCollection().add(rsa: privateKey, digestAlgorithm: .sha256).sign(claims)
+        #expect(try verifier.verify(rs256).subject == "service")
+        #expect(try verifier.verify(TestTokens.signed()).subject == "user-42")
+        let rs512 = try await JWTKeyCollection().add(rsa: privateKey, digestAlgorithm: .sha512).sign(claims)
+        #expect(throws: TokenRejection.self) { try verifier.verify(rs512) }
     }
 
     @Test("channel patterns: exact names, prefix patterns and the wildcard")
