@@ -88,12 +88,13 @@ struct AccessTests {
             ]
             let missing = try await upgrade(port: server.port, path: "/ws/news")
             #expect(missing.status == 401)
-            #expect(missing.head.contains("WWW-Authenticate: Bearer"))
+            #expect(missing.head.contains("WWW-Authenticate: Bearer\r\n"))
             let basic = try await upgrade(port: server.port, path: "/ws/news", headers: ["Authorization: Basic eDp5"])
             #expect(basic.status == 401)
             for token in tokens {
                 let refused = try await upgrade(port: server.port, path: "/ws/news?token=\(token)")
                 #expect(refused.status == 401, "\(refused.body)")
+                #expect(refused.head.contains(#"WWW-Authenticate: Bearer error="invalid_token""#))
                 // Secrets stay out of answers: neither the token nor the server's secret is repeated.
                 #expect(!refused.body.contains(token) && !refused.body.contains(TestTokens.secret))
             }

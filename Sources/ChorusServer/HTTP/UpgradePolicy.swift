@@ -134,10 +134,12 @@ package struct UpgradePolicy: Sendable {
             guard let presented = try RequestToken.find(in: head) else { throw TokenRejection.missing }
             token = try verifier.verify(presented, now: now)
         } catch {
+            // RFC 6750 3.1: no error code when no token was presented at all.
+            let challenge = error == .missing ? "Bearer" : #"Bearer error="invalid_token""#
             throw HTTPRejection(
                 .unauthorized,
                 error.reason,
-                headers: [("WWW-Authenticate", #"Bearer error="invalid_token""#)],
+                headers: [("WWW-Authenticate", challenge)],
                 handshake: .unauthorized
             )
         }
