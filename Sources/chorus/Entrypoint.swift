@@ -22,7 +22,8 @@ struct Chorus: AsyncParsableCommand {
             Every flag can also be set with its CHORUS_* environment variable (for example --max-connections \
             and CHORUS_MAX_CONNECTIONS); a flag wins over the variable. Durations accept 500ms, 10s, 2m or a \
             number of seconds.
-            """
+            """,
+        subcommands: [TokenCommand.self]
     )
 
     @Option(help: "Address to listen on (default: 127.0.0.1; env CHORUS_HOST).")
@@ -43,8 +44,13 @@ struct Chorus: AsyncParsableCommand {
     var slowConsumer: String?
     @Flag(inversion: .prefixedNo, help: "Let clients publish with {\"publish\":…} (default: off; env CHORUS_CLIENT_PUBLISH).")
     var clientPublish: Bool?
-    @Option(help: "Bearer key required by POST /publish; unset means loopback peers only (env CHORUS_API_KEY).")
-    var apiKey: String?
+    @Option(
+        help: """
+            Bearer key required by POST /publish; repeat for key rotation; unset means loopback peers only \
+            (env CHORUS_API_KEY, comma-separated).
+            """
+    )
+    var apiKey: [String] = []
     @Option(help: "Server ping interval; silent for two intervals closes (default: 30s; env CHORUS_PING_INTERVAL).")
     var pingInterval: String?
     @Option(help: "Time to send a complete request (default: 10s; env CHORUS_HANDSHAKE_TIMEOUT).")
@@ -65,6 +71,29 @@ struct Chorus: AsyncParsableCommand {
     var echoPath: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
     var logLevel: String?
+    @Option(help: "HS256 secret (32+ bytes): WebSocket upgrades then need a signed token (env CHORUS_JWT_SECRET).")
+    var jwtSecret: String?
+    @Option(help: "PEM file with an RS256 or ES256 public key for WebSocket tokens (env CHORUS_JWT_PUBLIC_KEY).")
+    var jwtPublicKey: String?
+    @Option(
+        help: """
+            Origin allowed to open WebSocket connections, exact or *.example.com; repeatable; unset allows all \
+            (env CHORUS_ALLOWED_ORIGIN, comma-separated).
+            """
+    )
+    var allowedOrigin: [String] = []
+    @Option(
+        name: .customLong("max-connections-per-ip"),
+        help: "WebSocket connections per client address; more get HTTP 429 (default: off; env CHORUS_MAX_CONNECTIONS_PER_IP)."
+    )
+    var maxConnectionsPerIP: String?
+    @Option(
+        help: """
+            Address or CIDR block of a proxy whose X-Forwarded-For is trusted; repeatable \
+            (env CHORUS_TRUSTED_PROXY, comma-separated).
+            """
+    )
+    var trustedProxy: [String] = []
 
     func run() async throws {
         let configuration: ServerConfiguration
@@ -99,12 +128,16 @@ struct Chorus: AsyncParsableCommand {
                 ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
                 ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
                 ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish.map { String($0) }),
-                ("api-key", self.apiKey), ("ping-interval", self.pingInterval),
+                ("ping-interval", self.pingInterval),
                 ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),
                 ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
                 ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("metrics-port", self.metricsPort),
                 ("metrics-token", self.metricsToken), ("echo-path", self.echoPath), ("log-level", self.logLevel),
+                ("jwt-secret", self.jwtSecret), ("jwt-public-key", self.jwtPublicKey),
+                ("max-connections-per-ip", self.maxConnectionsPerIP),
             ]
+                + self.apiKey.map { ("api-key", $0) } + self.allowedOrigin.map { ("allowed-origin", $0) }
+                + self.trustedProxy.map { ("trusted-proxy", $0) }
         )
     }
 

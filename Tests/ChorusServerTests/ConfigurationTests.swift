@@ -12,7 +12,7 @@ struct ConfigurationTests {
         #expect(configuration.host == "127.0.0.1" && configuration.port == 8080)
         #expect(configuration.maxMessageBytes == 65536 && configuration.maxSubscriptions == 64)
         #expect(configuration.maxPendingBytes == 1_048_576 && configuration.slowConsumer == .disconnect)
-        #expect(!configuration.clientPublish && configuration.apiKey == nil)
+        #expect(!configuration.clientPublish && configuration.apiKeys.isEmpty)
         #expect(configuration.pingInterval == .seconds(30) && configuration.handshakeTimeout == .seconds(10))
         #expect(configuration.readBufferBytes == 256 && configuration.echoPath == nil)
     }
@@ -27,25 +27,57 @@ struct ConfigurationTests {
             "CHORUS_DRAIN_TIMEOUT": "1m", "CHORUS_CLOSE_TIMEOUT": "0.5", "CHORUS_READ_BUFFER_BYTES": "512",
             "CHORUS_SOCKET_SEND_BUFFER_BYTES": "16384", "CHORUS_LOG_LEVEL": "debug",
             "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t", "CHORUS_ECHO_PATH": "/echo",
+            "CHORUS_JWT_SECRET": String(repeating: "s", count: 32), "CHORUS_ALLOWED_ORIGIN": "https://a.example",
+            "CHORUS_MAX_CONNECTIONS_PER_IP": "4", "CHORUS_TRUSTED_PROXY": "10.0.0.0/8",
+            "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
-        let fromEnvironment = try ServerConfiguration.resolve(environment: environment, flags: [])
+        // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
+        let resolvable = environment.filter { $0.key != "CHORUS_JWT_PUBLIC_KEY" }
+        let fromEnvironment = try ServerConfiguration.resolve(environment: resolvable, flags: [])
         #expect(fromEnvironment.host == "0.0.0.0" && fromEnvironment.port == 9000 && fromEnvironment.eventLoops == 3)
         #expect(fromEnvironment.maxConnections == 10 && fromEnvironment.maxMessageBytes == 2048)
         #expect(fromEnvironment.maxSubscriptions == 5 && fromEnvironment.maxPendingBytes == 4096)
         #expect(fromEnvironment.slowConsumer == .drop && fromEnvironment.clientPublish)
-        #expect(fromEnvironment.apiKey == "k" && fromEnvironment.pingInterval == .milliseconds(1500))
+        #expect(fromEnvironment.apiKeys == ["k"] && fromEnvironment.pingInterval == .milliseconds(1500))
         #expect(fromEnvironment.handshakeTimeout == .seconds(2) && fromEnvironment.drainTimeout == .seconds(60))
         #expect(fromEnvironment.closeTimeout == .milliseconds(500) && fromEnvironment.readBufferBytes == 512)
         #expect(fromEnvironment.socketSendBufferBytes == 16384 && fromEnvironment.logLevel == .debug)
         #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
-        #expect(fromEnvironment.echoPath == "/echo")
+        #expect(fromEnvironment.echoPath == "/echo" && fromEnvironment.jwtSecret?.count == 32)
+        #expect(fromEnvironment.allowedOrigins.map(\.description) == ["https://a.example"])
+        #expect(fromEnvironment.maxConnectionsPerIP == 4 && fromEnvironment.trustedProxies == [IPNetwork("10.0.0.0/8")])
+        var unvalidated = ServerConfiguration()
+        try unvalidated.apply(environment: ["CHORUS_JWT_PUBLIC_KEY": "/keys/public.pem"])
+        #expect(unvalidated.jwtPublicKeyFile == "/keys/public.pem")
 
         let withFlags = try ServerConfiguration.resolve(
-            environment: environment,
+            environment: resolvable,
             flags: [("port", "9001"), ("slow-consumer", "disconnect"), ("host", nil)]
         )
         #expect(withFlags.port == 9001 && withFlags.slowConsumer == .disconnect && withFlags.host == "0.0.0.0")
+    }
+
+    @Test("list settings: comma-separated variables, repeatable flags that replace the variable's list")
+    func lists() throws {
+        let environment = [
+            "CHORUS_API_KEY": "one, two", "CHORUS_ALLOWED_ORIGIN": "https://a.example,*.b.example",
+            "CHORUS_TRUSTED_PROXY": "10.0.0.0/8, fd00::/8",
+        ]
+        let fromEnvironment = try ServerConfiguration.resolve(environment: environment, flags: [])
+        #expect(fromEnvironment.apiKeys == ["one", "two"])
+        #expect(fromEnvironment.allowedOrigins.map(\.description) == ["https://a.example", "*.b.example"])
+        #expect(fromEnvironment.trustedProxies.map(\.description) == ["10.0.0.0/8", "fd00:0:0:0:0:0:0:0/8"])
+        let withFlags = try ServerConfiguration.resolve(
+            environment: environment,
+            flags: [("api-key", "three"), ("api-key", "four"), ("trusted-proxy", "192.0.2.1"), ("api-key", nil)]
+        )
+        #expect(withFlags.apiKeys == ["three", "four"])
+        #expect(withFlags.trustedProxies.map(\.description) == ["192.0.2.1/32"])
+        #expect(withFlags.allowedOrigins.count == 2)
+        #expect(withFlags.maxConnectionsPerIP == nil && !withFlags.requiresTokens)
+        let off = try ServerConfiguration.resolve(environment: ["CHORUS_MAX_CONNECTIONS_PER_IP": "0"], flags: [])
+        #expect(off.maxConnectionsPerIP == nil)
     }
 
     @Test("bad values are refused with a message naming the setting")
@@ -59,6 +91,14 @@ struct ConfigurationTests {
             ([:], [("read-buffer-bytes", "16")], "read-buffer-bytes"),
             ([:], [("echo-path", "echo")], "echo-path"),
             ([:], [("echo-path", "/ws/echo")], "echo-path"),
+            ([:], [("api-key", "")], "api-key"),
+            (["CHORUS_API_KEY": "a,,b"], [], "api-key"),
+            ([:], [("jwt-secret", "too-short")], "jwt-secret"),
+            ([:], [("jwt-public-key", "/nonexistent/key.pem")], "jwt-public-key"),
+            ([:], [("allowed-origin", "https://a.example/path")], "--allowed-origin"),
+            ([:], [("trusted-proxy", "10.0.0.1/8")], "--trusted-proxy"),
+            (["CHORUS_TRUSTED_PROXY": "300.0.0.0/8"], [], "CHORUS_TRUSTED_PROXY"),
+            ([:], [("max-connections-per-ip", "-1")], "max-connections-per-ip"),
         ]
         for (environment, flags, mention) in cases {
             do {

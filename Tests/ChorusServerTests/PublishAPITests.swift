@@ -234,7 +234,7 @@ struct PublishAPITests {
 
     @Test("with an API key, publishing requires it as a bearer token")
     func apiKey() async throws {
-        try await TestServer.with(TestServer.configuration { $0.apiKey = "s3cret" }) { server in
+        try await TestServer.with(TestServer.configuration { $0.apiKeys = ["s3cret"] }) { server in
             let client = try await TestWebSocket.connect(port: server.port, path: "/ws/secure")
             func publish(_ headers: [String]) async throws -> TestHTTPResponse {
                 try await httpRequest(

@@ -9,6 +9,7 @@ package enum CloseReason: Int, CaseIterable, Sendable {
     case idleTimeout
     case shutdown
     case error
+    case tokenExpired
 
     /// The label used in logs and metrics.
     package var label: String {
@@ -22,6 +23,7 @@ package enum CloseReason: Int, CaseIterable, Sendable {
         case .idleTimeout: "idle_timeout"
         case .shutdown: "shutdown"
         case .error: "error"
+        case .tokenExpired: "token_expired"
         }
     }
 

@@ -5,6 +5,10 @@
 package struct ConnectionBlock {
     /// Bumped on every release; a handle whose generation differs is stale.
     package var generation: UInt32
+    /// The uptime second (`NIODeadline.uptimeNanoseconds / 1e9`) from which the connection's token is expired;
+    /// 0 for a connection without a token. Whole seconds in a `UInt32` fit in the padding after `generation`, so
+    /// the block's stride does not grow (80 bytes).
+    package var tokenExpirySecond: UInt32 = 0
     /// The connection's socket seam; nil while the block is free.
     package var sink: (any ConnectionSink)?
     /// Channels this connection follows.

@@ -32,6 +32,11 @@ public final class Shard {
     /// A ping frame with an empty payload, encoded once and shared by every connection.
     private let pingFrame: ByteBuffer
 
+    /// The earliest token expiry (uptime second) among this shard's connections, or `UInt32.max` with none:
+    /// lets `expireTokens` skip the scan until something can have expired. May be early (a connection with
+    /// that token has gone), never late.
+    private var earliestTokenExpiry = UInt32.max
+
     /// Releases requested while a loop over subscribers is running; applied when it ends.
     private var isIterating = false
     private var deferredReleases: [(ConnectionID, CloseReason)] = []
@@ -98,6 +103,21 @@ public final class Shard {
     package func markClosing(_ id: ConnectionID) {
         guard self.slab.isValid(id) else { return }
         self.slab[index: id.index].isClosing = true
+    }
+
+    /// Records when the connection's token expires; `expireTokens` closes it from then on.
+    package func setTokenExpiry(_ id: ConnectionID, _ deadline: NIODeadline) {
+        guard self.slab.isValid(id) else { return }
+        let second = Self.uptimeSecond(deadline, roundingUp: true)
+        self.slab[index: id.index].tokenExpirySecond = second
+        self.earliestTokenExpiry = min(self.earliestTokenExpiry, second)
+    }
+
+    /// `deadline` in whole seconds of uptime (never 0, which means "no token" in a block).
+    private static func uptimeSecond(_ deadline: NIODeadline, roundingUp: Bool) -> UInt32 {
+        let nanoseconds = deadline.uptimeNanoseconds
+        let seconds = nanoseconds / 1_000_000_000 + (roundingUp && nanoseconds % 1_000_000_000 != 0 ? 1 : 0)
+        return UInt32(clamping: max(1, seconds))
     }
 
     // MARK: Subscriptions
@@ -274,6 +294,28 @@ public final class Shard {
                 sink.flush()
             }
         }
+        self.finishIterating()
+    }
+
+    /// Closes, with 1008 "token expired", every connection whose token expired by `now`. Run about once a
+    /// second, and only when tokens are configured; costs nothing until the earliest expiry is due.
+    package func expireTokens(now: NIODeadline = .now()) {
+        self.eventLoop.preconditionInEventLoop()
+        let second = Self.uptimeSecond(now, roundingUp: false)
+        guard second >= self.earliestTokenExpiry else { return }
+        var earliest = UInt32.max
+        self.isIterating = true
+        for index in self.slab.blocks.indices {
+            let block = self.slab.blocks[index]
+            guard block.tokenExpirySecond != 0, !block.isClosing, let sink = block.sink else { continue }
+            if block.tokenExpirySecond <= second {
+                self.slab[index: UInt32(index)].isClosing = true
+                sink.close(code: .policyViolation, reason: "token expired", because: .tokenExpired)
+            } else {
+                earliest = min(earliest, block.tokenExpirySecond)
+            }
+        }
+        self.earliestTokenExpiry = earliest
         self.finishIterating()
     }
 

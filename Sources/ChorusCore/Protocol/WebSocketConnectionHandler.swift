@@ -21,6 +21,8 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     private let hub: Hub
     private let shard: Shard
     private let mode: Mode
+    /// The token's permissions; nil when the server runs without tokens (then every channel is allowed).
+    private let grant: ChannelGrant?
     private var initialChannels: [ChannelName]
     private var context: ChannelHandlerContext?
     private var id: ConnectionID?
@@ -34,16 +36,20 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     ///   - channels: channels to subscribe to as soon as the handler is added (from the upgrade request).
     ///   - onClose: called once when the connection is gone (for example to return a capacity reservation).
     ///   - mode: subscriber (the default) or echo.
+    ///   - grant: the permissions of the connection's token, checked on every runtime subscribe and publish;
+    ///     nil without tokens. (The upgrade already checked `channels` against it.)
     public init(
         hub: Hub,
         shard: Shard,
         channels: [ChannelName],
         mode: Mode = .subscriber,
+        grant: ChannelGrant? = nil,
         onClose: (@Sendable () -> Void)? = nil
     ) {
         self.hub = hub
         self.shard = shard
         self.mode = mode
+        self.grant = grant
         self.initialChannels = channels
         self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
         self.onClose = onClose
@@ -67,6 +73,13 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         if !context.channel.isActive {
             self.connectionGone()
         }
+    }
+
+    /// Closes the connection with 1008 "token expired" once `deadline` passes (checked by the shard about once
+    /// a second). Call on the shard's loop after the handler was added.
+    package func expireToken(at deadline: NIODeadline) {
+        guard let id = self.id else { return }
+        self.shard.setTokenExpiry(id, deadline)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -165,6 +178,14 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         }
         switch command {
         case .subscribe(let channel):
+            if let grant = self.grant, !grant.maySubscribe(to: channel) {
+                self.close(
+                    code: .policyViolation,
+                    reason: "not allowed to subscribe to this channel",
+                    because: .protocolError
+                )
+                return
+            }
             switch self.shard.subscribe(id, to: channel) {
             case .subscribed, .alreadySubscribed, .staleHandle:
                 break
@@ -176,6 +197,14 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         case .publish(let channel, let data):
             guard self.shard.settings.clientPublish else {
                 self.close(code: .policyViolation, reason: "client publish is disabled", because: .protocolError)
+                return
+            }
+            if let grant = self.grant, !grant.mayPublish(to: channel) {
+                self.close(
+                    code: .policyViolation,
+                    reason: "not allowed to publish to this channel",
+                    because: .protocolError
+                )
                 return
             }
             // The count is for HTTP publishers; a client's publish needs no answer.

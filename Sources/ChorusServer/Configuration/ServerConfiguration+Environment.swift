@@ -15,7 +15,14 @@ extension ServerConfiguration {
         ("CHORUS_SOCKET_SEND_BUFFER_BYTES", "socket-send-buffer-bytes"),
         ("CHORUS_METRICS_PORT", "metrics-port"), ("CHORUS_METRICS_TOKEN", "metrics-token"),
         ("CHORUS_ECHO_PATH", "echo-path"), ("CHORUS_LOG_LEVEL", "log-level"),
+        ("CHORUS_JWT_SECRET", "jwt-secret"), ("CHORUS_JWT_PUBLIC_KEY", "jwt-public-key"),
+        ("CHORUS_ALLOWED_ORIGIN", "allowed-origin"), ("CHORUS_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"),
+        ("CHORUS_TRUSTED_PROXY", "trusted-proxy"),
     ]
+
+    /// Settings that hold a list: a flag may be repeated, and a variable holds a comma-separated list. The
+    /// first flag for one of them replaces the variable's list, later ones add to it.
+    package static let listSettings: Set<String> = ["api-key", "allowed-origin", "trusted-proxy"]
 
     /// Applies the `CHORUS_*` variables found in `environment` on top of the current values.
     package mutating func apply(environment: [String: String]) throws(ConfigurationError) {
@@ -37,8 +44,12 @@ extension ServerConfiguration {
     ) throws(ConfigurationError) -> ServerConfiguration {
         var configuration = ServerConfiguration()
         try configuration.apply(environment: environment)
+        var listsFromFlags: Set<String> = []
         for case (let setting, let value?) in flags {
             do {
+                if Self.listSettings.contains(setting), listsFromFlags.insert(setting).inserted {
+                    configuration.clear(setting)
+                }
                 try configuration.set(setting, to: value)
             } catch {
                 throw ConfigurationError("--\(setting): \(error.description)")
@@ -64,7 +75,7 @@ extension ServerConfiguration {
             }
             self.slowConsumer = policy
         case "client-publish": self.clientPublish = try Self.boolean(text)
-        case "api-key": self.apiKey = text
+        case "api-key": self.apiKeys += Self.list(text)
         case "ping-interval": self.pingInterval = try Self.duration(text)
         case "handshake-timeout": self.handshakeTimeout = try Self.duration(text)
         case "drain-timeout": self.drainTimeout = try Self.duration(text)
@@ -79,8 +90,44 @@ extension ServerConfiguration {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")
             }
             self.logLevel = level
+        case "jwt-secret": self.jwtSecret = text
+        case "jwt-public-key": self.jwtPublicKeyFile = text
+        case "allowed-origin":
+            for item in Self.list(text) {
+                guard let pattern = OriginPattern(item) else {
+                    throw ConfigurationError("expected an origin such as https://app.example.com or *.example.com")
+                }
+                self.allowedOrigins.append(pattern)
+            }
+        case "max-connections-per-ip":
+            let limit = try Self.integer(text)
+            self.maxConnectionsPerIP = limit == 0 ? nil : limit
+        case "trusted-proxy":
+            for item in Self.list(text) {
+                guard let network = IPNetwork(item) else {
+                    throw ConfigurationError("expected an address or CIDR block such as 10.0.0.0/8 or fd00::/8")
+                }
+                self.trustedProxies.append(network)
+            }
         default:
             fatalError("Internal inconsistency: unknown setting \(setting)")
+        }
+    }
+
+    /// Empties a list setting (before flags replace what the environment set).
+    mutating func clear(_ setting: String) {
+        switch setting {
+        case "api-key": self.apiKeys = []
+        case "allowed-origin": self.allowedOrigins = []
+        case "trusted-proxy": self.trustedProxies = []
+        default: fatalError("Internal inconsistency: \(setting) is not a list setting")
+        }
+    }
+
+    /// The comma-separated items of `text`, trimmed of spaces; empty items are kept, for validation to refuse.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",", omittingEmptySubsequences: false).map {
+            String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
         }
     }
 

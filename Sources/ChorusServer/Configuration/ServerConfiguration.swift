@@ -23,8 +23,9 @@ package struct ServerConfiguration: Sendable {
     package var slowConsumer: SlowConsumerPolicy = .disconnect
     /// Whether clients may publish with `{"publish": …}`.
     package var clientPublish = false
-    /// Bearer key required by `POST /publish`; without it only loopback peers may publish.
-    package var apiKey: String? = nil
+    /// Bearer keys accepted by `POST /publish` (several during a key rotation); with none only loopback peers may
+    /// publish.
+    package var apiKeys: [String] = []
     /// Interval between server pings; a connection silent for two intervals is closed.
     package var pingInterval: TimeAmount = .seconds(30)
     /// Time a new connection has to send a complete request (and an idle HTTP connection stays open).
@@ -47,6 +48,16 @@ package struct ServerConfiguration: Sendable {
     package var echoPath: String? = nil
     /// Log level.
     package var logLevel: Logger.Level = .info
+    /// HS256 secret for connection tokens; with it (or `jwtPublicKeyFile`) every WebSocket upgrade needs a token.
+    package var jwtSecret: String? = nil
+    /// PEM file with an RSA (RS256) or P-256 (ES256) public key for connection tokens.
+    package var jwtPublicKeyFile: String? = nil
+    /// Origins allowed to open WebSocket connections (exact, or `*.example.com`); empty allows all.
+    package var allowedOrigins: [OriginPattern] = []
+    /// Open WebSocket connections per client address at most; past it upgrades get 429. nil: no limit.
+    package var maxConnectionsPerIP: Int? = nil
+    /// Peers whose `X-Forwarded-For` header names the client (for the per-address limit).
+    package var trustedProxies: [IPNetwork] = []
 
     package init() {}
 
@@ -86,7 +97,8 @@ package struct ServerConfiguration: Sendable {
             throw ConfigurationError("metrics-port must be 0...65535")
         }
         if let token = self.metricsToken, token.isEmpty { throw ConfigurationError("metrics-token must not be empty") }
-        if let key = self.apiKey, key.isEmpty { throw ConfigurationError("api-key must not be empty") }
+        if self.apiKeys.contains(where: \.isEmpty) { throw ConfigurationError("api-key must not be empty") }
+        try self.validateAccess()
         if let path = self.echoPath {
             guard path.hasPrefix("/"), !path.contains("?"), path.count > 1 else {
                 throw ConfigurationError("echo-path must be a path such as /echo, got '\(path)'")
@@ -96,6 +108,29 @@ package struct ServerConfiguration: Sendable {
             }
         }
     }
+}
+
+extension ServerConfiguration {
+    /// Checks the access-control settings (tokens, origins, per-address limit).
+    fileprivate func validateAccess() throws(ConfigurationError) {
+        // RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits).
+        if let secret = self.jwtSecret, secret.utf8.count < 32 {
+            throw ConfigurationError("jwt-secret must be at least 32 bytes long")
+        }
+        if let path = self.jwtPublicKeyFile {
+            do {
+                _ = try TokenPublicKey.load(path: path)
+            } catch {
+                throw ConfigurationError("jwt-public-key: \(error.description)")
+            }
+        }
+        if let limit = self.maxConnectionsPerIP, limit <= 0 {
+            throw ConfigurationError("max-connections-per-ip must be positive")
+        }
+    }
+
+    /// True when WebSocket upgrades need a token.
+    package var requiresTokens: Bool { self.jwtSecret != nil || self.jwtPublicKeyFile != nil }
 }
 
 /// A configuration value that cannot be used, with a message for the operator.

@@ -10,6 +10,8 @@ struct ChannelInitializer: Sendable {
     let hub: Hub
     let state: ServerState
     let metrics: MetricsExporter
+    /// Who may connect: tokens, origins, per-address limits.
+    let access: AccessControl
 
     /// Sets the options of every accepted channel: a small fixed receive buffer (NIO keeps it for the
     /// connection's life) and a write-buffer high-water mark at the pending-bytes limit (past it the channel
@@ -35,7 +37,12 @@ struct ChannelInitializer: Sendable {
     }
 
     func initialize(_ channel: any Channel) throws {
-        let policy = UpgradePolicy(configuration: self.configuration, hub: self.hub, state: self.state)
+        let policy = UpgradePolicy(
+            configuration: self.configuration,
+            hub: self.hub,
+            state: self.state,
+            access: self.access
+        )
         let router = HTTPRouter(
             hub: self.hub,
             state: self.state,

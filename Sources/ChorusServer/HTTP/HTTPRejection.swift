@@ -7,6 +7,10 @@ package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
     case forbidden
     case overCapacity
     case timeout
+    /// An `Origin` outside `--allowed-origin` (403).
+    case origin
+    /// Past `--max-connections-per-ip` (429).
+    case rateLimited
 
     package var label: String {
         switch self {
@@ -15,6 +19,8 @@ package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
         case .forbidden: "forbidden"
         case .overCapacity: "over_capacity"
         case .timeout: "timeout"
+        case .origin: "origin"
+        case .rateLimited: "rate_limited"
         }
     }
 }

@@ -46,7 +46,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.hub = hub
         self.state = state
         self.configuration = configuration
-        self.authorizer = PublishAuthorizer(apiKey: configuration.apiKey)
+        self.authorizer = PublishAuthorizer(apiKeys: configuration.apiKeys)
         self.metrics = metrics
         self.role = role
     }

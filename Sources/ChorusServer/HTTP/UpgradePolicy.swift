@@ -1,19 +1,28 @@
 import ChorusCore
+import NIOCore
 import NIOHTTP1
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The one place that decides whether a request may become a WebSocket connection, and on which channels.
 ///
-/// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, then capacity.
-/// Authentication and Origin checks extend `evaluate`.
+/// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, Origin (403),
+/// connections per client address (429), the token (401) and its channel permissions (403), then capacity.
 package struct UpgradePolicy: Sendable {
     package let configuration: ServerConfiguration
     package let hub: Hub
     package let state: ServerState
+    package let access: AccessControl
 
-    package init(configuration: ServerConfiguration, hub: Hub, state: ServerState) {
+    package init(configuration: ServerConfiguration, hub: Hub, state: ServerState, access: AccessControl = .init()) {
         self.configuration = configuration
         self.hub = hub
         self.state = state
+        self.access = access
     }
 
     /// What an accepted upgrade becomes.
@@ -24,10 +33,25 @@ package struct UpgradePolicy: Sendable {
         case echo
     }
 
-    /// Decides on an upgrade request. Capacity is only checked here; the place is taken when the connection's
-    /// handler is installed (`WebSocketUpgrader.upgrade`), so a client that vanishes between the 101 and the
-    /// upgrade cannot leak one.
-    package func evaluate(_ head: HTTPRequestHead) -> Result<Endpoint, HTTPRejection> {
+    /// An accepted upgrade: what it becomes and what the connection carries with it.
+    package struct Admission: Sendable {
+        package var endpoint: Endpoint
+        /// The subprotocol to answer with (`chorus` when offered), or nil.
+        package var subprotocol: String?
+        /// The connection's token, when tokens are on.
+        package var token: VerifiedToken?
+        /// The client's address, when connections per address are limited.
+        package var clientAddress: IPAddress?
+    }
+
+    /// Decides on an upgrade request from `peer`. Capacity (overall and per address) is only checked here; the
+    /// place is taken when the connection's handler is installed (`WebSocketUpgrader.upgrade`), so a client
+    /// that vanishes between the 101 and the upgrade cannot leak one.
+    package func evaluate(
+        _ head: HTTPRequestHead,
+        peer: SocketAddress?,
+        now: Date = Date()
+    ) -> Result<Admission, HTTPRejection> {
         switch Route(uri: head.uri, echoPath: self.configuration.echoPath) {
         case .webSocket, .echo:
             break
@@ -68,10 +92,64 @@ package struct UpgradePolicy: Sendable {
                 )
             )
         }
+        var admission = Admission(endpoint: endpoint)
+        do {
+            admission.subprotocol = try RequestToken.selectedSubprotocol(in: head)
+            try self.checkAccess(head, peer: peer, now: now, admission: &admission)
+        } catch {
+            return .failure(error)
+        }
         guard self.hub.reservedConnections < self.configuration.maxConnections else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity))
         }
-        return .success(endpoint)
+        return .success(admission)
+    }
+
+    /// Origin, connections per address, token and permissions. Rejections never repeat the token.
+    private func checkAccess(
+        _ head: HTTPRequestHead,
+        peer: SocketAddress?,
+        now: Date,
+        admission: inout Admission
+    ) throws(HTTPRejection) {
+        // Without allowed origins the header is not even read.
+        if !self.access.origins.patterns.isEmpty, !self.access.origins.allows(head.headers.first(name: "origin")) {
+            throw HTTPRejection(.forbidden, "origin not allowed", handshake: .origin)
+        }
+        if let perAddress = self.access.perAddress,
+            let address = ClientAddress.resolve(
+                peer: peer,
+                headers: head.headers,
+                trustedProxies: self.access.trustedProxies
+            )
+        {
+            guard perAddress.hasRoom(for: address) else {
+                throw HTTPRejection(.tooManyRequests, "too many connections from this address", handshake: .rateLimited)
+            }
+            admission.clientAddress = address
+        }
+        guard let verifier = self.access.tokens else { return }
+        let token: VerifiedToken
+        do throws(TokenRejection) {
+            guard let presented = try RequestToken.find(in: head) else { throw TokenRejection.missing }
+            token = try verifier.verify(presented, now: now)
+        } catch {
+            // RFC 6750 3.1: no error code when no token was presented at all.
+            let challenge = error == .missing ? "Bearer" : #"Bearer error="invalid_token""#
+            throw HTTPRejection(
+                .unauthorized,
+                error.reason,
+                headers: [("WWW-Authenticate", challenge)],
+                handshake: .unauthorized
+            )
+        }
+        if case .subscriber(let channels) = admission.endpoint,
+            let refused = channels.first(where: { !token.grant.maySubscribe(to: $0) })
+        {
+            // The channel name is the client's own request and of a restricted alphabet: safe to repeat.
+            throw HTTPRejection(.forbidden, "token does not allow channel \(refused.value)", handshake: .forbidden)
+        }
+        admission.token = token
     }
 
     /// The endpoint a WebSocket URI names (the echo path, or `/ws` with its channels). Throws for a path that is

@@ -1,14 +1,30 @@
 import ChorusCore
+import Logging
 import NIOCore
 import NIOHTTP1
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Upgrades an accepted request to Chorus's lean WebSocket pipeline: after it, the only handler left is a
 /// `WebSocketConnectionHandler` (NIO's own upgrader would leave a frame encoder, decoder and error handler).
 ///
 /// A refused request fails `buildUpgradeResponse` with an `HTTPRejection`; NIO then passes the request on
 /// as plain HTTP and `HTTPRouter` answers with that rejection's status and reason.
-struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
+///
+/// One upgrader serves one connection (`ChannelInitializer` makes one per channel): the policy's decision is
+/// kept from `buildUpgradeResponse` to `upgrade`, so the token is verified once.
+final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
+    // @unchecked: `admission` is only touched on the connection's event loop, where NIO calls both methods.
     let policy: UpgradePolicy
+    private var admission: UpgradePolicy.Admission?
+
+    init(policy: UpgradePolicy) {
+        self.policy = policy
+    }
 
     var supportedProtocol: String { "websocket" }
     var requiredUpgradeHeaders: [String] { [] }
@@ -18,34 +34,52 @@ struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
         upgradeRequest: HTTPRequestHead,
         initialResponseHeaders: HTTPHeaders
     ) -> EventLoopFuture<HTTPHeaders> {
-        switch self.policy.evaluate(upgradeRequest) {
+        channel.eventLoop.preconditionInEventLoop()
+        switch self.policy.evaluate(upgradeRequest, peer: channel.remoteAddress) {
         case .failure(let rejection):
             return channel.eventLoop.makeFailedFuture(rejection)
-        case .success:
+        case .success(let admission):
+            self.admission = admission
             let key = upgradeRequest.headers.first(name: "sec-websocket-key") ?? ""
             var headers = initialResponseHeaders
             headers.add(name: "Sec-WebSocket-Accept", value: HandshakeValidator.acceptValue(forKey: key))
+            if let subprotocol = admission.subprotocol {
+                headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
+            }
             return channel.eventLoop.makeSucceededFuture(headers)
         }
     }
 
     func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
         let hub = self.policy.hub
+        guard let admission = self.admission else {
+            fatalError("Internal inconsistency: upgrade without an accepted upgrade response")
+        }
+        self.admission = nil
         guard hub.reserveConnection(limit: self.policy.configuration.maxConnections) else {
             // Another upgrade took the last place after the policy's check: refuse in WebSocket terms.
-            self.policy.state.countRejection(.overCapacity)
-            let frame = FrameEncoder.close(
-                code: .tryAgainLater,
-                reason: "server is at capacity",
-                allocator: context.channel.allocator
-            )
-            context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            self.refuse(context: context, .overCapacity, code: .tryAgainLater, reason: "server is at capacity")
             return context.eventLoop.makeSucceededVoidFuture()
         }
-        // The policy accepted this URI a moment ago, so parsing it again cannot fail.
-        let endpoint = (try? self.policy.endpoint(for: upgradeRequest.uri)) ?? .subscriber(channels: [])
+        let perAddress = self.policy.access.perAddress
+        let address = admission.clientAddress
+        if let perAddress, let address, !perAddress.reserve(address) {
+            hub.releaseConnection()
+            self.refuse(context: context, .rateLimited, code: .policyViolation, reason: "too many connections")
+            return context.eventLoop.makeSucceededVoidFuture()
+        }
+        // Without a per-address limit the closure captures only the hub: nothing more per connection.
+        let onClose: @Sendable () -> Void
+        if let perAddress, let address {
+            onClose = {
+                perAddress.release(address)
+                hub.releaseConnection()
+            }
+        } else {
+            onClose = { hub.releaseConnection() }
+        }
         let (channels, mode): ([ChannelName], WebSocketConnectionHandler.Mode)
-        switch endpoint {
+        switch admission.endpoint {
         case .subscriber(let names): (channels, mode) = (names, .subscriber)
         case .echo: (channels, mode) = ([], .echo)
         }
@@ -54,14 +88,35 @@ struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
             shard: hub.shard(on: context.eventLoop),
             channels: channels,
             mode: mode,
-            onClose: { hub.releaseConnection() }
+            grant: admission.token?.grant,
+            onClose: onClose
         )
         do {
             try context.pipeline.syncOperations.addHandler(handler)
-            return context.eventLoop.makeSucceededVoidFuture()
         } catch {
-            hub.releaseConnection()
+            onClose()
             return context.eventLoop.makeFailedFuture(error)
         }
+        if let token = admission.token {
+            self.policy.access.logger.debug(
+                "connection with token",
+                metadata: ["sub": "\(token.subject)", "expires": "\(token.expiresAt)", "channels": "\(channels.count)"]
+            )
+            let remaining = token.expiresAt.timeIntervalSinceNow
+            handler.expireToken(at: .now() + .nanoseconds(Int64(max(0, min(remaining, 1e9)) * 1e9)))
+        }
+        return context.eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Refuses after the 101 was sent (a place was taken meanwhile): a close frame, then the socket closes.
+    private func refuse(
+        context: ChannelHandlerContext,
+        _ reason: HandshakeRejectionReason,
+        code: CloseCode,
+        reason text: String
+    ) {
+        self.policy.state.countRejection(reason)
+        let frame = FrameEncoder.close(code: code, reason: text, allocator: context.channel.allocator)
+        context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -39,11 +39,21 @@ package final class ChorusServer: Service, Sendable {
     package var metricsAddress: EventLoopFuture<SocketAddress?> { self.metricsListening.futureResult }
 
     package func run() async throws {
+        let access: AccessControl
+        do {
+            access = try await AccessControl.make(configuration: self.configuration, logger: self.logger)
+        } catch {
+            self.listening.fail(error)
+            self.metricsListening.fail(error)
+            try? await self.group.shutdownGracefully()
+            throw error
+        }
         let initializer = ChannelInitializer(
             configuration: self.configuration,
             hub: self.hub,
             state: self.state,
-            metrics: self.metrics
+            metrics: self.metrics,
+            access: access
         )
         let serverChannel: any Channel
         let metricsChannel: (any Channel)?
@@ -85,11 +95,21 @@ package final class ChorusServer: Service, Sendable {
                 "slow_consumer": "\(self.configuration.slowConsumer.rawValue)",
             ]
         )
-        let pingTasks = self.hub.shards.map { shard in
+        self.logAccess(access)
+        var pingTasks = self.hub.shards.map { shard in
             shard.eventLoop.scheduleRepeatedTask(
                 initialDelay: self.configuration.pingInterval,
                 delay: self.configuration.pingInterval
             ) { _ in shard.value.livenessTick() }
+        }
+        if access.tokens != nil {
+            // Connections close within about a second of their token's exp; the check is a comparison until
+            // the shard's earliest expiry is due.
+            pingTasks += self.hub.shards.map { shard in
+                shard.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                    shard.value.expireTokens()
+                }
+            }
         }
 
         // Serve until SIGTERM/SIGINT (or the service group's cancellation).
@@ -115,5 +135,25 @@ package final class ChorusServer: Service, Sendable {
         )
         try? await metricsChannel?.close()
         try await self.group.shutdownGracefully()
+    }
+
+    /// States at start-up who may connect, and warns when anyone may: no tokens and no allowed origins leave
+    /// the server open to every web page a visitor has open. Never logs a secret.
+    private func logAccess(_ access: AccessControl) {
+        let origins = self.configuration.allowedOrigins.map(\.description).joined(separator: ",")
+        self.logger.info(
+            "access control",
+            metadata: [
+                "token_algorithms": "\(access.tokens?.acceptedAlgorithms.joined(separator: ",") ?? "off")",
+                "allowed_origins": "\(origins.isEmpty ? "any" : origins)",
+                "api_keys": "\(self.configuration.apiKeys.count)",
+                "max_connections_per_ip": "\(self.configuration.maxConnectionsPerIP.map(String.init) ?? "off")",
+            ]
+        )
+        if access.tokens == nil && self.configuration.allowedOrigins.isEmpty {
+            self.logger.warning(
+                "WebSocket connections are open to everyone: set --jwt-secret or --jwt-public-key, or --allowed-origin"
+            )
+        }
     }
 }
