@@ -65,6 +65,12 @@ struct Chorus: AsyncParsableCommand {
     var echoPath: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
     var logLevel: String?
+    @Option(help: "Cluster mode through Redis pub/sub: redis://[user:password@]host:port[/db] (default: off; env CHORUS_REDIS_URL).")
+    var redis: String?
+    @Flag(inversion: .prefixedNo, help: "Cluster mode: PSUBSCRIBE chorus:* instead of per-channel SUBSCRIBE (default: off; env CHORUS_REDIS_PATTERN).")
+    var redisPattern: Bool?
+    @Flag(inversion: .prefixedNo, help: "Cluster mode: /readyz answers 503 while Redis is unreachable (default: off; env CHORUS_REQUIRE_REDIS).")
+    var requireRedis: Bool?
 
     func run() async throws {
         let configuration: ServerConfiguration
@@ -104,6 +110,8 @@ struct Chorus: AsyncParsableCommand {
                 ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
                 ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("metrics-port", self.metricsPort),
                 ("metrics-token", self.metricsToken), ("echo-path", self.echoPath), ("log-level", self.logLevel),
+                ("redis", self.redis), ("redis-pattern", self.redisPattern.map { String($0) }),
+                ("require-redis", self.requireRedis.map { String($0) }),
             ]
         )
     }

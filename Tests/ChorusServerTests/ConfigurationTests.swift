@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusRedis
 import ChorusServer
 import Logging
 import NIOCore
@@ -27,6 +28,7 @@ struct ConfigurationTests {
             "CHORUS_DRAIN_TIMEOUT": "1m", "CHORUS_CLOSE_TIMEOUT": "0.5", "CHORUS_READ_BUFFER_BYTES": "512",
             "CHORUS_SOCKET_SEND_BUFFER_BYTES": "16384", "CHORUS_LOG_LEVEL": "debug",
             "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t", "CHORUS_ECHO_PATH": "/echo",
+            "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         let fromEnvironment = try ServerConfiguration.resolve(environment: environment, flags: [])
@@ -40,12 +42,18 @@ struct ConfigurationTests {
         #expect(fromEnvironment.socketSendBufferBytes == 16384 && fromEnvironment.logLevel == .debug)
         #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
         #expect(fromEnvironment.echoPath == "/echo")
+        #expect(fromEnvironment.redis == RedisURL(host: "redis", port: 6380, password: "pw", database: 2))
+        #expect(fromEnvironment.redisPattern && fromEnvironment.requireRedis)
 
         let withFlags = try ServerConfiguration.resolve(
             environment: environment,
-            flags: [("port", "9001"), ("slow-consumer", "disconnect"), ("host", nil)]
+            flags: [
+                ("port", "9001"), ("slow-consumer", "disconnect"), ("host", nil), ("redis", "redis://other"),
+                ("redis-pattern", "false"),
+            ]
         )
         #expect(withFlags.port == 9001 && withFlags.slowConsumer == .disconnect && withFlags.host == "0.0.0.0")
+        #expect(withFlags.redis?.host == "other" && !withFlags.redisPattern && withFlags.requireRedis)
     }
 
     @Test("bad values are refused with a message naming the setting")
@@ -59,6 +67,10 @@ struct ConfigurationTests {
             ([:], [("read-buffer-bytes", "16")], "read-buffer-bytes"),
             ([:], [("echo-path", "echo")], "echo-path"),
             ([:], [("echo-path", "/ws/echo")], "echo-path"),
+            (["CHORUS_REDIS_URL": "localhost:6379"], [], "CHORUS_REDIS_URL"),
+            ([:], [("redis", "redis://host:0")], "--redis"),
+            ([:], [("require-redis", "true")], "require-redis"),
+            ([:], [("redis-pattern", "true")], "redis-pattern"),
         ]
         for (environment, flags, mention) in cases {
             do {

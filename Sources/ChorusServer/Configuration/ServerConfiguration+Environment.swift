@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusRedis
 import Logging
 import NIOCore
 
@@ -15,6 +16,8 @@ extension ServerConfiguration {
         ("CHORUS_SOCKET_SEND_BUFFER_BYTES", "socket-send-buffer-bytes"),
         ("CHORUS_METRICS_PORT", "metrics-port"), ("CHORUS_METRICS_TOKEN", "metrics-token"),
         ("CHORUS_ECHO_PATH", "echo-path"), ("CHORUS_LOG_LEVEL", "log-level"),
+        ("CHORUS_REDIS_URL", "redis"), ("CHORUS_REDIS_PATTERN", "redis-pattern"),
+        ("CHORUS_REQUIRE_REDIS", "require-redis"),
     ]
 
     /// Applies the `CHORUS_*` variables found in `environment` on top of the current values.
@@ -79,6 +82,17 @@ extension ServerConfiguration {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")
             }
             self.logLevel = level
+        case "redis" where text.isEmpty:
+            // Empty = off, so a deployment can pass the variable through unset (compose's ${CHORUS_REDIS_URL:-}).
+            self.redis = nil
+        case "redis":
+            do {
+                self.redis = try RedisURL(parsing: text)
+            } catch {
+                throw ConfigurationError(error.description)
+            }
+        case "redis-pattern": self.redisPattern = try Self.boolean(text)
+        case "require-redis": self.requireRedis = try Self.boolean(text)
         default:
             fatalError("Internal inconsistency: unknown setting \(setting)")
         }
