@@ -192,10 +192,11 @@ public struct RESPParser: Sendable {
         return !digits.isEmpty && digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
-    /// `txt:…`: three format characters, a colon, the text.
+    /// `txt:…`: three printable ASCII format characters, a colon, the text.
     private static func verbatim(_ payload: ByteBuffer) throws(RESPParseError) -> RESPValue {
         guard payload.readableBytes >= 4,
             payload.getInteger(at: payload.readerIndex + 3, as: UInt8.self) == UInt8(ascii: ":"),
+            payload.readableBytesView.prefix(3).allSatisfy({ (0x21...0x7E).contains($0) }),
             let format = payload.getString(at: payload.readerIndex, length: 3)
         else { throw .malformedValue("verbatim string needs a format such as txt:") }
         return .verbatimString(

@@ -154,7 +154,11 @@ func encode(_ value: RESPValue, into out: inout ByteBuffer) {
         for element in values { encode(element, into: &out) }
     }
     switch value {
-    case .simpleString(let b): line("+", String(decoding: b.readableBytesView, as: UTF8.self))
+    case .simpleString(let b):
+        // Raw bytes: a simple string need not be UTF-8.
+        out.writeString("+")
+        out.writeImmutableBuffer(b)
+        out.writeString("\r\n")
     case .error(let b): blob("!", b)
     case .integer(let i): line(":", String(i))
     case .bulkString(let b?): blob("$", b)

@@ -137,6 +137,7 @@ struct RESPParserTests {
             (",\r\n", .malformedValue("double")),
             ("(12a\r\n", .malformedValue("big number")),
             ("=3\r\ntxt\r\n", .malformedValue("verbatim string needs a format such as txt:")),
+            ("=5\r\nt\u{7F}t:a\r\n", .malformedValue("verbatim string needs a format such as txt:")),
             ("*2\r\n:1\r\n?\r\n", .unknownType(UInt8(ascii: "?"))),
         ]
     )
