@@ -139,6 +139,31 @@ struct ClusterTests {
         }
     }
 
+    @Test("messages on chorus:* that are not in Chorus's format, or not UTF-8 as text, are dropped, not delivered")
+    func foreignMessagesDropped() async throws {
+        try await RedisServerProcess.with { redis in
+            try await TestServer.with(try Self.configuration(redis)) { node in
+                let client = try await TestWebSocket.connect(port: node.port, path: "/ws/mixed")
+                try await node.server.cluster!.whenSubscribed(to: try ChannelName(validating: "mixed")).get()
+                let other = try await RedisConnection.connect(
+                    to: try RedisURL(parsing: redis.url),
+                    mode: .commands,
+                    on: node.server.hub.shards[0].eventLoop
+                ).get()
+                for foreign in [ByteBuffer(string: "plain text"), ByteBuffer(bytes: [0xC1, 0x01, 0xFF, 0xFE])] {
+                    #expect(try await other.send(RESPCommand("PUBLISH", [ByteBuffer(string: "chorus:mixed"), foreign])).get() == .integer(1))
+                }
+                #expect(try await node.publish("mixed", "valid").status == 200)
+                // Redis delivers in order, so the two before it were seen and dropped.
+                #expect(try await client.nextMessage().text == "valid")
+                #expect(node.server.cluster!.snapshot.malformed == 2)
+                #expect(node.server.cluster!.snapshot.messagesIn == 1)
+                other.close()
+                await client.close()
+            }
+        }
+    }
+
     @Test("a node subscribes in Redis only while it has local subscribers of a channel")
     func interestFollowsLocalSubscribers() async throws {
         try await RedisServerProcess.with { redis in
