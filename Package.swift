@@ -36,11 +36,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The server around the engine: sockets, HTTP/1, configuration, lifecycle.
+        // A small RESP2/RESP3 client on SwiftNIO: exactly what cluster mode needs (AUTH, SELECT, PUBLISH,
+        // SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PING, pushes). No Swift Redis client is available here.
+        .target(
+            name: "ChorusRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The server around the engine: sockets, HTTP/1, configuration, lifecycle, the cluster bus.
         .target(
             name: "ChorusServer",
             dependencies: [
                 "ChorusCore",
+                "ChorusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -74,6 +85,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
         ),
+        // libFuzzer target for the RESP parser, built like FrameFuzz (scripts/fuzz.sh).
+        .executableTarget(
+            name: "RESPFuzz",
+            dependencies: [
+                "ChorusRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .testTarget(
+            name: "ChorusRedisTests",
+            dependencies: [
+                "ChorusRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: [
@@ -88,6 +117,7 @@ let package = Package(
             dependencies: [
                 "ChorusServer",
                 "ChorusCore",
+                "ChorusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

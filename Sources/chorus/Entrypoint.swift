@@ -94,6 +94,12 @@ struct Chorus: AsyncParsableCommand {
             """
     )
     var trustedProxy: [String] = []
+    @Option(help: "Cluster mode through Redis pub/sub: redis://[user:password@]host:port[/db] (default: off; env CHORUS_REDIS_URL).")
+    var redis: String?
+    @Flag(inversion: .prefixedNo, help: "Cluster mode: PSUBSCRIBE chorus:* instead of per-channel SUBSCRIBE (default: off; env CHORUS_REDIS_PATTERN).")
+    var redisPattern: Bool?
+    @Flag(inversion: .prefixedNo, help: "Cluster mode: /readyz answers 503 while Redis is unreachable (default: off; env CHORUS_REQUIRE_REDIS).")
+    var requireRedis: Bool?
 
     func run() async throws {
         let configuration: ServerConfiguration
@@ -135,6 +141,8 @@ struct Chorus: AsyncParsableCommand {
                 ("metrics-token", self.metricsToken), ("echo-path", self.echoPath), ("log-level", self.logLevel),
                 ("jwt-secret", self.jwtSecret), ("jwt-public-key", self.jwtPublicKey),
                 ("max-connections-per-ip", self.maxConnectionsPerIP),
+                ("redis", self.redis), ("redis-pattern", self.redisPattern.map { String($0) }),
+                ("require-redis", self.requireRedis.map { String($0) }),
             ]
                 + self.apiKey.map { ("api-key", $0) } + self.allowedOrigin.map { ("allowed-origin", $0) }
                 + self.trustedProxy.map { ("trusted-proxy", $0) }

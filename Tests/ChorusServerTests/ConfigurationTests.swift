@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusRedis
 import ChorusServer
 import Logging
 import NIOCore
@@ -30,6 +31,7 @@ struct ConfigurationTests {
             "CHORUS_JWT_SECRET": String(repeating: "s", count: 32), "CHORUS_ALLOWED_ORIGIN": "https://a.example",
             "CHORUS_MAX_CONNECTIONS_PER_IP": "4", "CHORUS_TRUSTED_PROXY": "10.0.0.0/8",
             "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
+            "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -46,6 +48,8 @@ struct ConfigurationTests {
         #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
         #expect(fromEnvironment.echoPath == "/echo" && fromEnvironment.jwtSecret?.count == 32)
         #expect(fromEnvironment.allowedOrigins.map(\.description) == ["https://a.example"])
+        #expect(fromEnvironment.redis == RedisURL(host: "redis", port: 6380, password: "pw", database: 2))
+        #expect(fromEnvironment.redisPattern && fromEnvironment.requireRedis)
         #expect(fromEnvironment.maxConnectionsPerIP == 4 && fromEnvironment.trustedProxies == [IPNetwork("10.0.0.0/8")])
         var unvalidated = ServerConfiguration()
         try unvalidated.apply(environment: ["CHORUS_JWT_PUBLIC_KEY": "/keys/public.pem"])
@@ -53,9 +57,13 @@ struct ConfigurationTests {
 
         let withFlags = try ServerConfiguration.resolve(
             environment: resolvable,
-            flags: [("port", "9001"), ("slow-consumer", "disconnect"), ("host", nil)]
+            flags: [
+                ("port", "9001"), ("slow-consumer", "disconnect"), ("host", nil), ("redis", "redis://other"),
+                ("redis-pattern", "false"),
+            ]
         )
         #expect(withFlags.port == 9001 && withFlags.slowConsumer == .disconnect && withFlags.host == "0.0.0.0")
+        #expect(withFlags.redis?.host == "other" && !withFlags.redisPattern && withFlags.requireRedis)
     }
 
     @Test("list settings: comma-separated variables, repeatable flags that replace the variable's list")
@@ -99,6 +107,10 @@ struct ConfigurationTests {
             ([:], [("trusted-proxy", "10.0.0.1/8")], "--trusted-proxy"),
             (["CHORUS_TRUSTED_PROXY": "300.0.0.0/8"], [], "CHORUS_TRUSTED_PROXY"),
             ([:], [("max-connections-per-ip", "-1")], "max-connections-per-ip"),
+            (["CHORUS_REDIS_URL": "localhost:6379"], [], "CHORUS_REDIS_URL"),
+            ([:], [("redis", "redis://host:0")], "--redis"),
+            ([:], [("require-redis", "true")], "require-redis"),
+            ([:], [("redis-pattern", "true")], "redis-pattern"),
         ]
         for (environment, flags, mention) in cases {
             do {

@@ -11,6 +11,10 @@ public final class Hub: Sendable {
     private let shardIndexByLoop: [ObjectIdentifier: Int]
     private let allocator: ByteBufferAllocator
     private let observer: (any PublishObserver)?
+    /// The bridge to other nodes in cluster mode (nil: a single node).
+    package let clusterBus: (any ClusterBus)?
+    /// Channels with local subscribers, kept only in cluster mode (the bus subscribes to just those).
+    package let interest: ChannelInterest?
     private let counters = NIOLockedValueBox(HubCounters())
     private let openConnections = NIOLockedValueBox(OpenConnections())
 
@@ -30,19 +34,29 @@ public final class Hub: Sendable {
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
+    ///
+    /// With a `clusterBus`, `broadcast` goes through it, and the bus is told when a channel gains its first
+    /// subscriber on this node or loses its last one.
     public init(
         loops: [any EventLoop],
         settings: ShardSettings,
         observer: (any PublishObserver)? = nil,
+        clusterBus: (any ClusterBus)? = nil,
         allocator: ByteBufferAllocator = .init()
     ) {
         precondition(!loops.isEmpty, "a hub needs at least one event loop")
+        let interest = clusterBus.map { bus in
+            ChannelInterest { channel, interested in bus.interestChanged(in: channel, interested: interested) }
+        }
         var shards: [NIOLoopBound<Shard>] = []
         var indexByLoop: [ObjectIdentifier: Int] = [:]
         for (index, loop) in loops.enumerated() {
             // Each shard is created on its own loop and from then on used only there.
             let make: @Sendable () -> NIOLoopBound<Shard> = {
-                NIOLoopBound(Shard(eventLoop: loop, settings: settings, allocator: allocator), eventLoop: loop)
+                NIOLoopBound(
+                    Shard(eventLoop: loop, settings: settings, allocator: allocator, interest: interest),
+                    eventLoop: loop
+                )
             }
             let shard = loop.inEventLoop ? make() : try! loop.submit(make).wait()
             shards.append(shard)
@@ -52,6 +66,8 @@ public final class Hub: Sendable {
         self.shardIndexByLoop = indexByLoop
         self.allocator = allocator
         self.observer = observer
+        self.clusterBus = clusterBus
+        self.interest = interest
     }
 
     /// The shard owned by `loop`. Must be called on `loop`.
@@ -87,6 +103,35 @@ public final class Hub: Sendable {
         return delivered.map { count in
             observer.fannedOut(after: ContinuousClock.now - accepted)
             return count
+        }
+    }
+
+    /// Publishes from a publisher (HTTP or a client): through the cluster bus when there is one, so that every
+    /// node (this one included) delivers it once when it comes back; locally otherwise. With the bus down the
+    /// message is delivered locally only and the result says so. The future completes on `eventLoop`; it fails
+    /// when the bus took the message but lost its connection before Redis confirmed it (then the message may or
+    /// may not have gone out, and it is not delivered locally, so that nobody can get it twice).
+    public func broadcast(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        source: PublishSource,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<PublishResult> {
+        guard let bus = self.clusterBus else {
+            return self.publish(payload, opcode: opcode, to: channel, source: source, on: eventLoop).map {
+                .delivered($0)
+            }
+        }
+        return bus.publish(payload, opcode: opcode, to: channel, on: eventLoop).flatMap { outcome in
+            switch outcome {
+            case .sent(let receivers):
+                return eventLoop.makeSucceededFuture(.clustered(receivers: receivers))
+            case .notConnected:
+                return self.publish(payload, opcode: opcode, to: channel, source: source, on: eventLoop).map {
+                    .localOnly($0)
+                }
+            }
         }
     }
 

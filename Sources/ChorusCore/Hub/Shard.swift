@@ -36,14 +36,22 @@ public final class Shard {
     /// lets `expireTokens` skip the scan until something can have expired. May be early (a connection with
     /// that token has gone), never late.
     private var earliestTokenExpiry = UInt32.max
+    /// Told when a channel appears on or vanishes from this shard (cluster mode only).
+    private let interest: ChannelInterest?
 
     /// Releases requested while a loop over subscribers is running; applied when it ends.
     private var isIterating = false
     private var deferredReleases: [(ConnectionID, CloseReason)] = []
 
-    package init(eventLoop: any EventLoop, settings: ShardSettings, allocator: ByteBufferAllocator = .init()) {
+    package init(
+        eventLoop: any EventLoop,
+        settings: ShardSettings,
+        allocator: ByteBufferAllocator = .init(),
+        interest: ChannelInterest? = nil
+    ) {
         self.eventLoop = eventLoop
         self.settings = settings
+        self.interest = interest
         self.pool = InboundBufferPool(
             allocator: allocator,
             bufferCapacity: settings.inboundBufferBytes,
@@ -175,6 +183,7 @@ public final class Shard {
             self.topics.append(topic)
         }
         self.topicSlots[channel] = slot
+        self.interest?.shardGained(channel)
         return slot
     }
 
@@ -196,6 +205,7 @@ public final class Shard {
         }
         self.subscriptionCount -= 1
         if self.topics[slot]!.subscribers.isEmpty {
+            self.interest?.shardLost(self.topics[slot]!.name)
             self.topicSlots[self.topics[slot]!.name] = nil
             self.topics[slot] = nil
             self.freeTopicSlots.append(subscription.topic)

@@ -207,8 +207,9 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
                 )
                 return
             }
-            // The count is for HTTP publishers; a client's publish needs no answer.
-            _ = self.hub.publish(
+            // The count is for HTTP publishers; a client's publish needs no answer. In cluster mode it goes
+            // through Redis like any other publish.
+            _ = self.hub.broadcast(
                 ByteBuffer(string: data),
                 opcode: .text,
                 to: channel,

@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusRedis
 import Logging
 import NIOCore
 
@@ -18,6 +19,8 @@ extension ServerConfiguration {
         ("CHORUS_JWT_SECRET", "jwt-secret"), ("CHORUS_JWT_PUBLIC_KEY", "jwt-public-key"),
         ("CHORUS_ALLOWED_ORIGIN", "allowed-origin"), ("CHORUS_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"),
         ("CHORUS_TRUSTED_PROXY", "trusted-proxy"),
+        ("CHORUS_REDIS_URL", "redis"), ("CHORUS_REDIS_PATTERN", "redis-pattern"),
+        ("CHORUS_REQUIRE_REDIS", "require-redis"),
     ]
 
     /// Settings that hold a list: a flag may be repeated, and a variable holds a comma-separated list. The
@@ -109,6 +112,17 @@ extension ServerConfiguration {
                 }
                 self.trustedProxies.append(network)
             }
+        case "redis" where text.isEmpty:
+            // Empty = off, so a deployment can pass the variable through unset (compose's ${CHORUS_REDIS_URL:-}).
+            self.redis = nil
+        case "redis":
+            do {
+                self.redis = try RedisURL(parsing: text)
+            } catch {
+                throw ConfigurationError(error.description)
+            }
+        case "redis-pattern": self.redisPattern = try Self.boolean(text)
+        case "require-redis": self.requireRedis = try Self.boolean(text)
         default:
             fatalError("Internal inconsistency: unknown setting \(setting)")
         }

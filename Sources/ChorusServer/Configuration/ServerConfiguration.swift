@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusRedis
 import Logging
 import NIOCore
 
@@ -58,6 +59,12 @@ package struct ServerConfiguration: Sendable {
     package var maxConnectionsPerIP: Int? = nil
     /// Peers whose `X-Forwarded-For` header names the client (for the per-address limit).
     package var trustedProxies: [IPNetwork] = []
+    /// Cluster mode: the Redis that carries publishes between nodes (nil: a single node, no Redis).
+    package var redis: RedisURL? = nil
+    /// In cluster mode, subscribe to the pattern `chorus:*` instead of to each channel with local subscribers.
+    package var redisPattern = false
+    /// In cluster mode, report not ready on `/readyz` while Redis is unreachable.
+    package var requireRedis = false
 
     package init() {}
 
@@ -69,6 +76,15 @@ package struct ServerConfiguration: Sendable {
         settings.clientPublish = self.clientPublish
         settings.slowConsumerPolicy = self.slowConsumer
         settings.closeTimeout = self.closeTimeout
+        return settings
+    }
+
+    /// The cluster bus's settings, or nil on a single node.
+    package var clusterSettings: ClusterSettings? {
+        guard let url = self.redis else { return nil }
+        var settings = ClusterSettings(url: url)
+        settings.usePattern = self.redisPattern
+        settings.maxMessageBytes = self.maxMessageBytes
         return settings
     }
 
@@ -99,6 +115,9 @@ package struct ServerConfiguration: Sendable {
         if let token = self.metricsToken, token.isEmpty { throw ConfigurationError("metrics-token must not be empty") }
         if self.apiKeys.contains(where: \.isEmpty) { throw ConfigurationError("api-key must not be empty") }
         try self.validateAccess()
+        if self.redis == nil && (self.redisPattern || self.requireRedis) {
+            throw ConfigurationError("redis-pattern and require-redis need --redis")
+        }
         if let path = self.echoPath {
             guard path.hasPrefix("/"), !path.contains("?"), path.count > 1 else {
                 throw ConfigurationError("echo-path must be a path such as /echo, got '\(path)'")

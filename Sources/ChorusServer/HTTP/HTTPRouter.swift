@@ -147,10 +147,12 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .health:
             self.respond(to: context, status: .ok, json: #"{"status":"ok"}"#)
         case .readiness:
-            if self.state.isAccepting {
-                self.respond(to: context, status: .ok, json: #"{"status":"ready"}"#)
-            } else {
+            if !self.state.isAccepting {
                 self.respond(to: context, status: .serviceUnavailable, json: #"{"status":"shutting down"}"#)
+            } else if self.configuration.requireRedis, self.hub.clusterBus?.isConnected != true {
+                self.respond(to: context, status: .serviceUnavailable, json: #"{"status":"redis unavailable"}"#)
+            } else {
+                self.respond(to: context, status: .ok, json: #"{"status":"ready"}"#)
             }
         case .webSocket, .echo:
             self.state.countRejection(.badRequest)
@@ -228,20 +230,36 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
-        self.hub.publish(body, opcode: opcode, to: channel, source: .http, on: context.eventLoop)
+        self.hub.broadcast(body, opcode: opcode, to: channel, source: .http, on: context.eventLoop)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
-                case .success(let delivered):
+                case .success(let reached):
+                    self.respond(to: context, status: .ok, json: Self.publishAnswer(reached, channel: channel))
+                case .failure where self.hub.clusterBus != nil:
+                    // Handed to Redis, then the connection dropped: it may or may not have gone out, so it was
+                    // not delivered locally either (a retry must not reach anyone twice).
                     self.respond(
                         to: context,
-                        status: .ok,
-                        json: #"{"channel":"\#(channel.value)","delivered":\#(delivered)}"#
+                        rejection: HTTPRejection(.serviceUnavailable, "cluster publish failed; it may not have been delivered")
                     )
                 case .failure:
                     self.respond(to: context, rejection: HTTPRejection(.internalServerError, "publish failed"))
                 }
             }
+    }
+
+    /// The 200 answer to a publish: `delivered` on a single node; in cluster mode `clustered` and either the
+    /// nodes Redis handed it to (`nodes`), or, with Redis down, the local subscribers it reached (`delivered`).
+    static func publishAnswer(_ reached: PublishResult, channel: ChannelName) -> String {
+        switch reached {
+        case .delivered(let count):
+            #"{"channel":"\#(channel.value)","delivered":\#(count)}"#
+        case .clustered(let receivers):
+            #"{"channel":"\#(channel.value)","clustered":true,"nodes":\#(receivers)}"#
+        case .localOnly(let count):
+            #"{"channel":"\#(channel.value)","clustered":false,"delivered":\#(count)}"#
+        }
     }
 
     /// `text/*` and `application/json` are delivered as text frames; anything else as binary.

@@ -13,6 +13,8 @@ package final class ChorusServer: Service, Sendable {
     package let state: ServerState
     /// Renders `/metrics`.
     package let metrics: MetricsExporter
+    /// The Redis bus in cluster mode (`--redis`), nil on a single node.
+    package let cluster: RedisClusterBus?
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let listening: EventLoopPromise<SocketAddress>
@@ -23,7 +25,16 @@ package final class ChorusServer: Service, Sendable {
         self.logger = logger
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let metrics = ChorusMetrics(version: ChorusVersion.current)
-        let hub = Hub(loops: Array(group.makeIterator()), settings: configuration.shardSettings, observer: metrics)
+        let cluster = configuration.clusterSettings.map { settings in
+            RedisClusterBus(settings: settings, loop: group.next(), logger: logger)
+        }
+        let hub = Hub(
+            loops: Array(group.makeIterator()),
+            settings: configuration.shardSettings,
+            observer: metrics,
+            clusterBus: cluster
+        )
+        self.cluster = cluster
         let state = ServerState()
         self.group = group
         self.hub = hub
@@ -48,6 +59,8 @@ package final class ChorusServer: Service, Sendable {
             try? await self.group.shutdownGracefully()
             throw error
         }
+        // Connecting to Redis is retried in the background: local delivery never waits for it.
+        self.cluster?.start(hub: self.hub)
         let initializer = ChannelInitializer(
             configuration: self.configuration,
             hub: self.hub,
@@ -81,6 +94,7 @@ package final class ChorusServer: Service, Sendable {
         } catch {
             self.listening.fail(error)
             self.metricsListening.fail(error)
+            try? await self.cluster?.shutdown().get()
             try? await self.group.shutdownGracefully()
             throw error
         }
@@ -134,6 +148,7 @@ package final class ChorusServer: Service, Sendable {
             metadata: ["drained": "\(remaining == 0)", "remaining": "\(remaining)"]
         )
         try? await metricsChannel?.close()
+        try? await self.cluster?.shutdown().get()
         try await self.group.shutdownGracefully()
     }
 

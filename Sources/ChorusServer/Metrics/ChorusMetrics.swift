@@ -35,6 +35,7 @@ public struct ChorusMetrics: Sendable {
     let memoryPerConnection: Gauge
     let fanout: DurationHistogram
     let process: ProcessMetrics
+    let cluster: ClusterMetrics
 
     static let connectionMemoryName = "chorus_connection_memory_bytes"
     static let connectionMemoryHelp =
@@ -222,6 +223,7 @@ public struct ChorusMetrics: Sendable {
             ]
         )
         self.process = ProcessMetrics(registry: r)
+        self.cluster = ClusterMetrics(registry: r)
     }
 }
 

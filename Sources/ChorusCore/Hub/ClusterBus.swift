@@ -1,0 +1,32 @@
+import NIOCore
+
+/// The bridge between this node's hub and the other nodes (cluster mode). The engine knows only this seam;
+/// the Redis implementation lives in ChorusServer.
+///
+/// A bus sends every publish to all nodes, this one included, and each node delivers what comes back through
+/// `Hub.publish`, so every subscriber gets a message exactly once however many nodes there are.
+public protocol ClusterBus: Sendable {
+    /// Sends a message to every node. The future (on `eventLoop`) says whether it went out; it fails when the
+    /// message was handed to the bus but its fate is unknown (the connection dropped before the reply).
+    func publish(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ClusterPublishOutcome>
+
+    /// This node gained its first local subscriber of `channel` (`interested`), or lost its last one.
+    /// Called in order, once per change of the node-wide answer, never on the delivery path.
+    func interestChanged(in channel: ChannelName, interested: Bool)
+
+    /// Whether the bus can currently reach the other nodes (for readiness).
+    var isConnected: Bool { get }
+}
+
+/// What a `ClusterBus.publish` did.
+public enum ClusterPublishOutcome: Sendable, Equatable {
+    /// Sent; `receivers` nodes (this one included, when it has subscribers) will deliver it.
+    case sent(receivers: Int)
+    /// The bus is down: nothing was sent, so the hub delivers locally instead.
+    case notConnected
+}
