@@ -45,8 +45,8 @@ def memory_plot(idle):
 
 def broadcast_plots(broadcast):
     rows = sorted(broadcast, key=lambda r: (r["label"], r["subscribers"], r["rate"]))
-    names = [f'{r["subscribers"]:,} × {r["rate"]:g}/s\n{r["label"]}' for r in rows]
-    fig, (lat, cpu) = plt.subplots(1, 2, figsize=(11, 4.5))
+    names = [f'{r["subscribers"]:,}\n× {r["rate"]:g}/s\n{r["label"]}' for r in rows]
+    fig, (lat, cpu) = plt.subplots(1, 2, figsize=(12, 5))
     width = 0.18
     for offset, key in enumerate(["p50", "p90", "p99", "p99_9", "max"]):
         xs = [i + (offset - 2) * width for i in range(len(rows))]
