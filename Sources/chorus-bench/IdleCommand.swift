@@ -1,0 +1,79 @@
+import ArgumentParser
+import NIOCore
+
+/// `chorus-bench idle`: hold many subscribed connections, each having received one message, and report the
+/// server's resident memory per connection.
+struct IdleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "idle",
+        abstract: "Open idle subscriber connections and measure the server's memory per connection."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Subscriber connections to open.")
+    var connections = 1000
+
+    @Option(help: "Seconds to wait after the last connection received its message, before the memory reading.")
+    var settle = 2
+
+    @Option(help: "Seconds to keep the connections open after the reading (for heaptrack, massif, ps …).")
+    var hold = 0
+
+    func run() throws {
+        let run = try BenchRun(options: self.common, connections: self.connections)
+        defer { run.shutdown() }
+        let before = try run.scrape()
+        let connected = try run.connect(count: self.connections)
+
+        // One message to every connection: the target counts connections that have received at least one
+        // message (a read may leave buffers behind that an untouched connection never has).
+        let publisher = try Publisher(group: run.group, target: run.target, size: 64, warmup: 1)
+        let published = try run.wait(for: publisher.run(count: 1, warmup: 1, rate: 1, start: .now())) { "publishing" }
+        publisher.close()
+        let deadline = NIODeadline.now() + .seconds(10)
+        while try run.registry.snapshot().received < connected.connected, NIODeadline.now() < deadline {
+            try run.sleep(until: .now() + .milliseconds(100)) {
+                "waiting for the message: \(try run.registry.snapshot().received)/\(connected.connected)"
+            }
+        }
+        try run.sleep(until: .now() + .seconds(Int64(self.settle))) { "settling" }
+        let after = try run.scrape()
+        let statistics = try run.registry.snapshot()
+        if self.hold > 0 {
+            try run.sleep(until: .now() + .seconds(Int64(self.hold))) { "holding \(connected.connected) connections" }
+        }
+
+        let report = ServerReport(before: before, after: after)
+        let perConnection = report.memoryPerConnection(connections: connected.connected)
+        var json = JSONObject()
+        json["tool"] = "chorus-bench"
+        json["scenario"] = "idle"
+        json["label"] = self.common.label
+        json["url"] = self.common.url
+        json["connections"] = self.connections
+        json["source_addresses"] = self.common.sourceAddresses
+        json["connected"] = connected.connected
+        json["failed"] = connected.failed
+        json["closed_early"] = statistics.closedEarly
+        json["received"] = statistics.received
+        json["expected"] = connected.connected
+        json["lost"] = connected.connected - statistics.received
+        json["published_accepted"] = published.tally.accepted
+        json["server_connections"] = after.connections
+        json["rss_before_bytes"] = before.residentBytes
+        json["rss_after_bytes"] = after.residentBytes
+        json["memory_per_connection_bytes"] = perConnection
+        json["memory_per_connection_gauge_bytes"] = after.memoryPerConnection
+        try run.emit(
+            summary: [
+                "idle: \(connected.connected)/\(self.connections) connected, \(connected.failed) failed, "
+                    + "\(statistics.received) received the message",
+                "server RSS: \(Int(before.residentBytes)) → \(Int(after.residentBytes)) bytes = "
+                    + "\(BenchRun.format(perConnection, digits: 0)) bytes per connection "
+                    + "(server's gauge: \(Int(after.memoryPerConnection)))",
+            ],
+            json: json
+        )
+    }
+}
