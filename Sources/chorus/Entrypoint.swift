@@ -65,6 +65,10 @@ struct Chorus: AsyncParsableCommand {
     var echoPath: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: info; env CHORUS_LOG_LEVEL).")
     var logLevel: String?
+    @Flag(inversion: .prefixedNo, help: "Negotiate permessage-deflate with clients that offer it (default: on; env CHORUS_COMPRESSION).")
+    var compression: Bool?
+    @Option(help: "Smaller published messages go uncompressed (default: 256; env CHORUS_COMPRESSION_MIN_BYTES).")
+    var compressionMinBytes: String?
 
     func run() async throws {
         let configuration: ServerConfiguration
@@ -104,6 +108,7 @@ struct Chorus: AsyncParsableCommand {
                 ("close-timeout", self.closeTimeout), ("read-buffer-bytes", self.readBufferBytes),
                 ("socket-send-buffer-bytes", self.socketSendBufferBytes), ("metrics-port", self.metricsPort),
                 ("metrics-token", self.metricsToken), ("echo-path", self.echoPath), ("log-level", self.logLevel),
+                ("compression", self.compression.map { String($0) }), ("compression-min-bytes", self.compressionMinBytes),
             ]
         )
     }

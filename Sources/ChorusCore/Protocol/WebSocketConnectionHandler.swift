@@ -21,6 +21,9 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     private let hub: Hub
     private let shard: Shard
     private let mode: Mode
+    /// The permessage-deflate window negotiated at the upgrade (9...15), 0 for none. A byte next to `mode`,
+    /// in what was padding: connections without compression pay nothing for it.
+    private let deflateWindowBits: UInt8
     private var initialChannels: [ChannelName]
     private var context: ChannelHandlerContext?
     private var id: ConnectionID?
@@ -34,18 +37,35 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     ///   - channels: channels to subscribe to as soon as the handler is added (from the upgrade request).
     ///   - onClose: called once when the connection is gone (for example to return a capacity reservation).
     ///   - mode: subscriber (the default) or echo.
-    public init(
+    public convenience init(
         hub: Hub,
         shard: Shard,
         channels: [ChannelName],
         mode: Mode = .subscriber,
         onClose: (@Sendable () -> Void)? = nil
     ) {
+        self.init(hub: hub, shard: shard, channels: channels, mode: mode, deflate: nil, onClose: onClose)
+    }
+
+    /// - Parameter deflate: what the upgrade negotiated for permessage-deflate (nil: none).
+    package init(
+        hub: Hub,
+        shard: Shard,
+        channels: [ChannelName],
+        mode: Mode = .subscriber,
+        deflate: DeflateParameters?,
+        onClose: (@Sendable () -> Void)? = nil
+    ) {
         self.hub = hub
         self.shard = shard
         self.mode = mode
+        self.deflateWindowBits = deflate?.serverMaxWindowBits ?? 0
         self.initialChannels = channels
         self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
+        if deflate != nil {
+            // RSV1 marks a compressed message (RFC 7692 §6).
+            self.decoder.allowedReservedBits = 0x40
+        }
         self.onClose = onClose
     }
 
@@ -59,6 +79,10 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         let id = self.shard.register(self)
         self.id = id
         self.shard.setWritable(id, context.channel.isWritable)
+        if self.deflateWindowBits != 0 {
+            self.shard.setDeflateWindowBits(id, self.deflateWindowBits)
+            self.hub.compressionConnectionOpened()
+        }
         for channel in self.initialChannels {
             // The upgrade policy already checked the count against the limit.
             _ = self.shard.subscribe(id, to: channel)
@@ -96,7 +120,8 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         guard let id = self.id else { return }
         var input = Self.unwrapInboundIn(data)
         self.shard.touch(id)
-        while let event = self.decoder.next(from: &input, pool: self.shard.pool) {
+        let inflater = self.deflateWindowBits != 0 ? self.shard.inflater : nil
+        while let event = self.decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
             self.handle(event, id: id, context: context)
             if self.machine.state == .closed || self.machine.state == .closingByPeer { break }
         }
@@ -198,7 +223,10 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         context: ChannelHandlerContext
     ) {
         let frame = Frame(opcode: opcode, payload: message, allocator: context.channel.allocator)
-        self.shard.deliver(frame, toConnection: id)
+        let compressed =
+            self.deflateWindowBits != 0 && self.hub.compresses(payloadLength: frame.payloadLength)
+            ? CompressedFrames(plain: frame) : nil
+        self.shard.deliver(frame, compressed: compressed, toConnection: id)
     }
 
     /// Releases everything the connection holds, exactly once.
@@ -210,6 +238,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         self.id = nil
         self.decoder.releaseBuffers(to: self.shard.pool)
         self.shard.release(id, reason: self.closeReason ?? .error)
+        if self.deflateWindowBits != 0 { self.hub.compressionConnectionClosed() }
         self.onClose?()
     }
 

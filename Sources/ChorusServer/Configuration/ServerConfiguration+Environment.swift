@@ -15,6 +15,7 @@ extension ServerConfiguration {
         ("CHORUS_SOCKET_SEND_BUFFER_BYTES", "socket-send-buffer-bytes"),
         ("CHORUS_METRICS_PORT", "metrics-port"), ("CHORUS_METRICS_TOKEN", "metrics-token"),
         ("CHORUS_ECHO_PATH", "echo-path"), ("CHORUS_LOG_LEVEL", "log-level"),
+        ("CHORUS_COMPRESSION", "compression"), ("CHORUS_COMPRESSION_MIN_BYTES", "compression-min-bytes"),
     ]
 
     /// Applies the `CHORUS_*` variables found in `environment` on top of the current values.
@@ -74,6 +75,8 @@ extension ServerConfiguration {
         case "metrics-port": self.metricsPort = try Self.integer(text)
         case "metrics-token": self.metricsToken = text
         case "echo-path": self.echoPath = text
+        case "compression": self.compression = try Self.boolean(text)
+        case "compression-min-bytes": self.compressionMinBytes = try Self.integer(text)
         case "log-level":
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")

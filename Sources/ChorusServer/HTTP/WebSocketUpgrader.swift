@@ -25,6 +25,9 @@ struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
             let key = upgradeRequest.headers.first(name: "sec-websocket-key") ?? ""
             var headers = initialResponseHeaders
             headers.add(name: "Sec-WebSocket-Accept", value: HandshakeValidator.acceptValue(forKey: key))
+            if let deflate = self.policy.deflate(for: upgradeRequest) {
+                headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
+            }
             return channel.eventLoop.makeSucceededFuture(headers)
         }
     }
@@ -54,6 +57,8 @@ struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
             shard: hub.shard(on: context.eventLoop),
             channels: channels,
             mode: mode,
+            // The same answer as in the 101 response: negotiation depends only on the request's headers.
+            deflate: self.policy.deflate(for: upgradeRequest),
             onClose: { hub.releaseConnection() }
         )
         do {

@@ -34,6 +34,7 @@ public struct ChorusMetrics: Sendable {
     let blockBytes: Gauge
     let memoryPerConnection: Gauge
     let fanout: DurationHistogram
+    let compression: CompressionMetrics
     let process: ProcessMetrics
 
     static let connectionMemoryName = "chorus_connection_memory_bytes"
@@ -222,6 +223,7 @@ public struct ChorusMetrics: Sendable {
             ]
         )
         self.process = ProcessMetrics(registry: r)
+        self.compression = CompressionMetrics(registry: r)
     }
 }
 

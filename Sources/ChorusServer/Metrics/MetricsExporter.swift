@@ -77,6 +77,7 @@ public final class MetricsExporter: Sendable {
         m.slowConsumerDrops.set(total: statistics.slowConsumerDrops)
         m.slowConsumerDisconnects.set(total: statistics.slowConsumerDisconnects)
         m.outboundPendingBytes.set(Int64(total.pendingOutboundBytes))
+        m.compression.update(from: statistics, hub: hubCounters)
 
         m.poolAcquired.set(total: total.poolAcquired)
         m.poolHits.set(total: total.poolHits)
