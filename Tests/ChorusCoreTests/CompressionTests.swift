@@ -229,8 +229,14 @@ struct InboundCompressionTests {
         let zeros = String(repeating: "a", count: 4 << 20)
         let payload = try self.deflated(zeros)
         #expect(payload.count < 8192)
-        let events = try self.decodeCompressed([ClientFrame(rsv: 0x40, opcode: 0x1, payload: payload)], maxMessageBytes: 65536)
-        #expect(events == [.failure(1009)])
+        var decoder = InboundFrameDecoder(maxMessageBytes: 65536)
+        decoder.allowedReservedBits = 0x40
+        let pool = InboundBufferPool(allocator: .init())
+        let inflater = try MessageInflater()
+        var input = ByteBuffer(bytes: ClientFrame(rsv: 0x40, opcode: 0x1, payload: payload).bytes)
+        #expect(decoder.next(from: &input, pool: pool, inflater: inflater).map(Decoded.init) == .failure(1009))
+        // 4 MiB were asked for; the output buffer stayed within twice the limit.
+        #expect(inflater.largestOutputCapacity > 65536 && inflater.largestOutputCapacity <= 2 * 65537)
         let fits = try self.decodeCompressed(
             [ClientFrame(rsv: 0x40, opcode: 0x1, payload: try self.deflated(String(repeating: "a", count: 65536)))],
             maxMessageBytes: 65536

@@ -9,11 +9,14 @@ import NIOCore
 package final class CompressedFrames: Sendable {
     /// The message's plain frame (its payload is what gets compressed).
     package let plain: Frame
+    /// Compress even when that does not make the message smaller (the echo endpoint: see its handler).
+    package let alwaysCompress: Bool
     // Guards `frames`; taken at most once per window size per shard per message, never per subscriber.
     private let frames = NIOLockedValueBox(WindowBitsSlots<Frame>())
 
-    package init(plain: Frame) {
+    package init(plain: Frame, alwaysCompress: Bool = false) {
         self.plain = plain
+        self.alwaysCompress = alwaysCompress
     }
 
     /// The frame for subscribers with this window size: compressed once by `compress` (called with the lock

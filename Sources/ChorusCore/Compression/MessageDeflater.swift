@@ -28,6 +28,11 @@ package final class MessageDeflater {
     /// compressing did not make it smaller (then the message goes uncompressed, as §6 allows) unless
     /// `evenIfLarger` (tests use that to compress like a client would).
     package func compress(_ payload: ByteBuffer, evenIfLarger: Bool = false) -> ByteBuffer? {
+        guard payload.readableBytes > 0 else {
+            // An empty message deflates to one empty final block (RFC 7692 §7.2.3.6); zlib is not asked,
+            // as compress-nio needs a non-empty source.
+            return evenIfLarger ? ByteBuffer(bytes: [0x00]) : nil
+        }
         var input = payload  // compress-nio consumes the readable bytes of its source
         self.scratch.clear()
         self.scratch.reserveCapacity(self.compressor.maxSize(from: input))

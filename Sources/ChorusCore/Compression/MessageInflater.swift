@@ -19,6 +19,9 @@ package final class MessageInflater {
     }
 
     private let decompressor: ZlibDecompressor
+    /// The largest output buffer any inflation has used (what a decompression bomb can cost: about
+    /// `maxBytes`, never what the bomb would inflate to).
+    package private(set) var largestOutputCapacity = 0
 
     package init() throws {
         // Always the full window: a client that limited its own window stays within it.
@@ -34,6 +37,7 @@ package final class MessageInflater {
         let limit = maxBytes + 1
         // Text compresses several-fold; start at a modest guess and double, never past the limit.
         var output = pool.acquire(minimumCapacity: min(limit, max(message.readableBytes * 4, 1024)))
+        defer { self.largestOutputCapacity = max(self.largestOutputCapacity, output.capacity) }
         while true {
             do {
                 // Without an error, zlib stopped with output room left: input used up, or the client ended the

@@ -115,9 +115,6 @@ public final class Hub: Sendable {
         return (frame, CompressedFrames(plain: frame))
     }
 
-    /// Whether a message of `payloadLength` bytes is compressed for clients that negotiated permessage-deflate.
-    package func compresses(payloadLength: Int) -> Bool { payloadLength >= self.compressionMinBytes }
-
     /// Counts a connection that negotiated permessage-deflate, from its upgrade to its release.
     package func compressionConnectionOpened() {
         self.counters.withLockedValue { $0.compressionConnections += 1 }

@@ -305,14 +305,16 @@ public final class Shard {
         _ selection: inout FrameSelection
     ) -> Frame {
         if let frame = selection.fetched[windowBits] { return frame }
-        let frame = compressed.frame(windowBits: windowBits) { plain in self.compress(plain, windowBits: windowBits) }
+        let frame = compressed.frame(windowBits: windowBits) { plain in
+            self.compress(plain, windowBits: windowBits, evenIfLarger: compressed.alwaysCompress)
+        }
         selection.fetched[windowBits] = frame
         return frame
     }
 
     /// Compresses a message's payload with this shard's deflater for `windowBits`; nil if that did not make it
     /// smaller (or zlib failed), and the plain frame is sent instead.
-    private func compress(_ plain: Frame, windowBits: UInt8) -> Frame? {
+    private func compress(_ plain: Frame, windowBits: UInt8, evenIfLarger: Bool) -> Frame? {
         let deflater: MessageDeflater
         if let existing = self.deflaters[windowBits] {
             deflater = existing
@@ -323,7 +325,7 @@ public final class Shard {
             self.deflaters[windowBits] = created
             deflater = created
         }
-        guard let payload = deflater.compress(plain.payload) else { return nil }
+        guard let payload = deflater.compress(plain.payload, evenIfLarger: evenIfLarger) else { return nil }
         self.statistics.compressedFrames += 1
         self.statistics.compressionInputBytes += plain.payloadLength
         self.statistics.compressionOutputBytes += payload.readableBytes
