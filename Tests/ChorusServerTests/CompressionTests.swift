@@ -137,3 +137,21 @@ struct CompressionEndToEndTests {
         }
     }
 }
+
+@Suite("permessage-deflate settings")
+struct CompressionConfigurationTests {
+    @Test("compression is on with a 256-byte threshold by default; flags win; a negative threshold is refused")
+    func settings() throws {
+        let defaults = try ServerConfiguration.resolve(environment: [:], flags: [])
+        #expect(defaults.compression && defaults.compressionMinBytes == 256)
+        #expect(defaults.shardSettings.compressionMinBytes == 256)
+        let flags = try ServerConfiguration.resolve(
+            environment: ["CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "10"],
+            flags: [("compression", "true"), ("compression-min-bytes", "0")]
+        )
+        #expect(flags.compression && flags.compressionMinBytes == 0)
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(environment: [:], flags: [("compression-min-bytes", "-1")])
+        }
+    }
+}

@@ -27,6 +27,7 @@ struct ConfigurationTests {
             "CHORUS_DRAIN_TIMEOUT": "1m", "CHORUS_CLOSE_TIMEOUT": "0.5", "CHORUS_READ_BUFFER_BYTES": "512",
             "CHORUS_SOCKET_SEND_BUFFER_BYTES": "16384", "CHORUS_LOG_LEVEL": "debug",
             "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t", "CHORUS_ECHO_PATH": "/echo",
+            "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         let fromEnvironment = try ServerConfiguration.resolve(environment: environment, flags: [])
@@ -40,6 +41,7 @@ struct ConfigurationTests {
         #expect(fromEnvironment.socketSendBufferBytes == 16384 && fromEnvironment.logLevel == .debug)
         #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
         #expect(fromEnvironment.echoPath == "/echo")
+        #expect(!fromEnvironment.compression && fromEnvironment.compressionMinBytes == 1024)
 
         let withFlags = try ServerConfiguration.resolve(
             environment: environment,
