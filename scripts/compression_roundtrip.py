@@ -30,7 +30,8 @@ def metric(name):
 
 
 def publish(channel, body):
-    request = urllib.request.Request(f"http://{BASE}/publish/{channel}", data=body.encode(), method="POST")
+    request = urllib.request.Request(f"http://{BASE}/publish/{channel}", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})  # a text message
     urllib.request.urlopen(request, timeout=5).read()
 
 
