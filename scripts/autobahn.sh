@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the Autobahn|Testsuite cases 1.* to 10.* (kosoku, from PyPI) against Chorus's echo endpoint.
+# Runs the Autobahn|Testsuite cases (kosoku, from PyPI) against Chorus's echo endpoint: 1.* to 10.*, and a
+# subset of the permessage-deflate cases 12.* and 13.* (AUTOBAHN_COMPRESSION=all runs every one of them), then a
+# round trip with PyPI's `websockets` client (scripts/compression_roundtrip.py).
 #
 #   scripts/autobahn.sh [path/to/chorus]
+#   AUTOBAHN_COMPRESSION=all scripts/autobahn.sh .build/debug/chorus     # all 216 compression cases
 #
 # Without an argument it uses the `chorus` that `swift build` produced (debug). It creates .venv-autobahn/ and
 # installs kosoku there, starts the server on a free loopback port with the echo endpoint, runs the cases
@@ -15,7 +18,9 @@
 # and each case waits for its echo before sending more, so no case meets the slow-consumer policy. Liveness pings are
 # moved out of the way (--ping-interval 60m): a server ping is an unsolicited event to the Autobahn cases, and one
 # landing mid-case ends it early (their onPing calls finishWhenDone; seen on 9.7.1/9.8.1 with the default 30 s).
-# 12.* and 13.* (permessage-deflate) are not run: Chorus does not negotiate compression yet.
+# Compression: each 12.*/13.* case echoes 1,000 messages (16 B to 128 KiB), so all 216 take several minutes; CI runs
+# COMPRESSION_SUBSET (24 cases; see below and the README's Conformance section), which covers every data set and
+# every offer variant of 13.* at small sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,9 +35,9 @@ fi
 outdir="${AUTOBAHN_OUTDIR:-.build-autobahn/report}"
 venv=".venv-autobahn"
 
-if [[ ! -x "$venv/bin/kosoku" ]]; then
+if [[ ! -x "$venv/bin/kosoku" ]] || ! "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet kosoku
+    "$venv/bin/pip" install --quiet kosoku==0.1.0 websockets==17.4
 fi
 python="$venv/bin/python"
 
@@ -63,14 +68,33 @@ for _ in range(100):
 sys.exit("autobahn: chorus did not start listening")
 EOF
 
-echo "== autobahn: $binary on port $port, cases 1.* to 10.*, report in $outdir"
+# The compression cases CI runs. 12.N.M: data set N (1 JSON, 2 bitmap, 3 German text, 4 HTML, 5 PDF) at size
+# M (1-10: 16 B to 128 KiB whole; 11-15: 8-128 KiB in 256 B fragments; 16-18: 128 KiB in 1-32 KiB fragments);
+# 13.N.M: offer/accept variant N (1 default, 2 no context takeover, 3 window 9, 4 window 15, 5-6 both, 7 three
+# offers to choose from) at the same sizes. Every case echoes 1,000 messages, so time grows with M: the subset
+# keeps every data set and every offer variant at small sizes plus one fragmented case, about a tenth of the
+# full set's time. The large sizes run with AUTOBAHN_COMPRESSION=all (see the README for the last full result).
+COMPRESSION_SUBSET=(
+    -i '12.1.1' -i '12.1.2' -i '12.1.3' -i '12.1.4' -i '12.1.5' -i '12.1.11'
+    -i '12.2.3' -i '12.3.3' -i '12.4.3' -i '12.5.3'
+    -i 13.1.1 -i 13.2.1 -i 13.3.1 -i 13.4.1 -i 13.5.1 -i 13.6.1 -i 13.7.1
+    -i 13.1.4 -i 13.2.4 -i 13.3.4 -i 13.4.4 -i 13.5.4 -i 13.6.4 -i 13.7.4
+)
+# (Exact ids: kosoku matches a pattern at the start of a case id, so '13.*.1' would also take 13.*.10-18.)
+if [[ "${AUTOBAHN_COMPRESSION:-subset}" == "all" ]]; then
+    compression=(-i '12.*' -i '13.*')
+else
+    compression=("${COMPRESSION_SUBSET[@]}")
+fi
+
+echo "== autobahn: $binary on port $port, cases 1.* to 10.* and ${AUTOBAHN_COMPRESSION:-subset} of 12.*/13.*, report in $outdir"
 rm -rf "$outdir"
 mkdir -p "$outdir"
 start=$SECONDS
 set +e
 "$venv/bin/kosoku" \
     -i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '9.*' -i '10.*' \
-    -x '12.*' -x '13.*' \
+    "${compression[@]}" \
     -o "$outdir" "ws://127.0.0.1:$port/echo" >"$outdir/kosoku.log" 2>&1
 kosoku_status=$?
 set -e
@@ -124,3 +148,5 @@ if failed or not server_alive or sum(counts.values()) == 0:
     problem = "" if server_alive else "; the server died or a sanitizer reported"
     sys.exit(f"autobahn: {failed} case(s) FAILED or ERROR{problem}")
 EOF
+
+"$python" scripts/compression_roundtrip.py "$port"

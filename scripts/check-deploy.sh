@@ -190,6 +190,11 @@ chorus_cluster_connected
 chorus_cluster_messages_total
 chorus_cluster_reconnects_total
 chorus_cluster_publish_failures_total
+chorus_compressed_frames_total
+chorus_compression_input_bytes_total
+chorus_compression_output_bytes_total
+chorus_compressed_deliveries_total
+chorus_compression_connections
 process_resident_memory_bytes
 process_virtual_memory_bytes
 process_cpu_seconds_total
@@ -637,8 +642,12 @@ PYEOF
         i=0
         while [ $SECONDS -lt $end ]; do
             i=$((i + 1))
+            # Every other message is over --compression-min-bytes, so the websockets subscribers (which
+            # negotiate permessage-deflate by default) get compressed frames and the compression panels fill.
+            body="hello $i"
+            [ $((i % 2)) -eq 0 ] && body="$body $(printf 'compressible %.0s' $(seq 40))"
             curl -s -m 2 -o /dev/null -X POST -H 'Content-Type: text/plain' "${auth[@]}" \
-                --data "hello $i" "$base/publish/x"
+                --data "$body" "$base/publish/x"
             sleep 0.3
         done
     ) &

@@ -100,6 +100,10 @@ struct Chorus: AsyncParsableCommand {
     var redisPattern: Bool?
     @Flag(inversion: .prefixedNo, help: "Cluster mode: /readyz answers 503 while Redis is unreachable (default: off; env CHORUS_REQUIRE_REDIS).")
     var requireRedis: Bool?
+    @Flag(inversion: .prefixedNo, help: "Negotiate permessage-deflate with clients that offer it (default: on; env CHORUS_COMPRESSION).")
+    var compression: Bool?
+    @Option(help: "Smaller published messages go uncompressed (default: 256; env CHORUS_COMPRESSION_MIN_BYTES).")
+    var compressionMinBytes: String?
 
     func run() async throws {
         let configuration: ServerConfiguration
@@ -143,6 +147,7 @@ struct Chorus: AsyncParsableCommand {
                 ("max-connections-per-ip", self.maxConnectionsPerIP),
                 ("redis", self.redis), ("redis-pattern", self.redisPattern.map { String($0) }),
                 ("require-redis", self.requireRedis.map { String($0) }),
+                ("compression", self.compression.map { String($0) }), ("compression-min-bytes", self.compressionMinBytes),
             ]
                 + self.apiKey.map { ("api-key", $0) } + self.allowedOrigin.map { ("allowed-origin", $0) }
                 + self.trustedProxy.map { ("trusted-proxy", $0) }

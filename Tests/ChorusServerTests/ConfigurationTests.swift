@@ -32,6 +32,7 @@ struct ConfigurationTests {
             "CHORUS_MAX_CONNECTIONS_PER_IP": "4", "CHORUS_TRUSTED_PROXY": "10.0.0.0/8",
             "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
             "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
+            "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -54,6 +55,8 @@ struct ConfigurationTests {
         var unvalidated = ServerConfiguration()
         try unvalidated.apply(environment: ["CHORUS_JWT_PUBLIC_KEY": "/keys/public.pem"])
         #expect(unvalidated.jwtPublicKeyFile == "/keys/public.pem")
+        #expect(fromEnvironment.echoPath == "/echo")
+        #expect(!fromEnvironment.compression && fromEnvironment.compressionMinBytes == 1024)
 
         let withFlags = try ServerConfiguration.resolve(
             environment: resolvable,

@@ -19,6 +19,9 @@ package struct ConnectionBlock {
     package var isWritable = true
     /// True once a close has started: no more deliveries.
     package var isClosing = false
+    /// The permessage-deflate window (9...15) this connection negotiated, 0 for none. One byte that sits in
+    /// what was padding, so the block stays 80 bytes: compression costs other connections nothing.
+    package var deflateWindowBits: UInt8 = 0
     /// Messages delivered to this connection.
     package var deliveredMessages: UInt64 = 0
     /// Messages skipped for this connection because it was not writable (`drop` policy).

@@ -10,6 +10,8 @@ public struct Frame: Sendable {
     package let bytes: ByteBuffer
     /// Text or binary.
     package let opcode: WebSocketOpcode
+    /// Whether the payload is permessage-deflate compressed (RSV1 set): only for clients that negotiated it.
+    package let isCompressed: Bool
     /// The payload length, excluding the header.
     package let payloadLength: Int
 
@@ -18,7 +20,30 @@ public struct Frame: Sendable {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
         self.bytes = FrameEncoder.encode(opcode: opcode, payload: payload, allocator: allocator)
         self.opcode = opcode
+        self.isCompressed = false
         self.payloadLength = payload.readableBytes
+    }
+
+    /// Encodes an already deflated message (RFC 7692 §7.2.1: trailing `00 00 ff ff` removed) with RSV1 set.
+    package init(opcode: WebSocketOpcode, compressedPayload: ByteBuffer, allocator: ByteBufferAllocator) {
+        precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
+        self.bytes = FrameEncoder.encode(
+            opcode: opcode,
+            payload: compressedPayload,
+            reservedBits: 0x40,
+            allocator: allocator
+        )
+        self.opcode = opcode
+        self.isCompressed = true
+        self.payloadLength = compressedPayload.readableBytes
+    }
+
+    /// The payload as it is on the wire: a slice of `bytes`, sharing its storage.
+    package var payload: ByteBuffer {
+        self.bytes.getSlice(
+            at: self.bytes.readerIndex + FrameEncoder.headerLength(payloadLength: self.payloadLength),
+            length: self.payloadLength
+        )!
     }
 
     /// The number of bytes written to a socket for one delivery.

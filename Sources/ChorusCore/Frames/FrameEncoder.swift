@@ -20,15 +20,18 @@ package enum FrameEncoder {
         }
     }
 
-    /// A data or control frame carrying the readable bytes of `payload`.
+    /// A data or control frame carrying the readable bytes of `payload`. `reservedBits` (as they sit in the
+    /// first header byte: 0x40 is RSV1, "compressed" under permessage-deflate) are for data frames only.
     package static func encode(
         opcode: WebSocketOpcode,
         payload: ByteBuffer,
+        reservedBits: UInt8 = 0,
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
+        precondition(reservedBits & ~0x70 == 0, "only RSV1-3 are reserved bits")
         let length = payload.readableBytes
         var frame = allocator.buffer(capacity: headerLength(payloadLength: length) + length)
-        writeHeader(opcode: opcode, payloadLength: length, into: &frame)
+        writeHeader(opcode: opcode, payloadLength: length, reservedBits: reservedBits, into: &frame)
         frame.writeImmutableBuffer(payload)
         return frame
     }
@@ -89,8 +92,13 @@ package enum FrameEncoder {
         return encode(opcode: .ping, payload: payload, allocator: allocator)
     }
 
-    private static func writeHeader(opcode: WebSocketOpcode, payloadLength: Int, into frame: inout ByteBuffer) {
-        frame.writeInteger(0x80 | opcode.rawValue)  // FIN, no RSV bits
+    private static func writeHeader(
+        opcode: WebSocketOpcode,
+        payloadLength: Int,
+        reservedBits: UInt8 = 0,
+        into frame: inout ByteBuffer
+    ) {
+        frame.writeInteger(0x80 | reservedBits | opcode.rawValue)  // FIN; RSV bits only for an extension
         switch payloadLength {
         case 0...125:
             frame.writeInteger(UInt8(payloadLength))

@@ -10,6 +10,8 @@ public final class Hub: Sendable {
     package let shards: [NIOLoopBound<Shard>]
     private let shardIndexByLoop: [ObjectIdentifier: Int]
     private let allocator: ByteBufferAllocator
+    /// Messages smaller than this are never compressed.
+    private let compressionMinBytes: Int
     private let observer: (any PublishObserver)?
     /// The bridge to other nodes in cluster mode (nil: a single node).
     package let clusterBus: (any ClusterBus)?
@@ -31,6 +33,9 @@ public final class Hub: Sendable {
         package var frameBytesEncoded = 0
         /// Published messages by source (indexed by `PublishSource.rawValue`).
         package var published = [Int](repeating: 0, count: PublishSource.allCases.count)
+        /// Open connections that negotiated permessage-deflate: while there are none, a publish prepares no
+        /// compressed frames at all.
+        package var compressionConnections = 0
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
@@ -65,6 +70,7 @@ public final class Hub: Sendable {
         self.shards = shards
         self.shardIndexByLoop = indexByLoop
         self.allocator = allocator
+        self.compressionMinBytes = settings.compressionMinBytes
         self.observer = observer
         self.clusterBus = clusterBus
         self.interest = interest
@@ -88,13 +94,13 @@ public final class Hub: Sendable {
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<Int> {
         let accepted = ContinuousClock.now
-        let frame = self.encode(payload, opcode: opcode, source: source)
+        let (frame, compressed) = self.encode(payload, opcode: opcode, source: source)
         var futures: [EventLoopFuture<Int>] = []
         futures.reserveCapacity(self.shards.count)
         for shard in self.shards {
             let promise = shard.eventLoop.makePromise(of: Int.self)
             shard.eventLoop.execute {
-                promise.succeed(shard.value.deliver(frame, to: channel))
+                promise.succeed(shard.value.deliver(frame, compressed: compressed, to: channel))
             }
             futures.append(promise.futureResult)
         }
@@ -135,15 +141,33 @@ public final class Hub: Sendable {
         }
     }
 
-    private func encode(_ payload: ByteBuffer, opcode: WebSocketOpcode, source: PublishSource) -> Frame {
+    /// The plain frame, and a holder for its compressed forms when the message is large enough and some
+    /// connection negotiated permessage-deflate (nothing is compressed yet: shards do that on first need).
+    private func encode(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        source: PublishSource
+    ) -> (Frame, CompressedFrames?) {
         let frame = Frame(opcode: opcode, payload: payload, allocator: self.allocator)
-        self.counters.withLockedValue {
+        let anyCompression = self.counters.withLockedValue {
             $0.framesEncoded += 1
             $0.frameBytesEncoded += frame.wireLength
             $0.published[source.rawValue] += 1
+            return $0.compressionConnections > 0
         }
         self.observer?.published(payloadBytes: frame.payloadLength, source: source)
-        return frame
+        guard anyCompression, frame.payloadLength >= self.compressionMinBytes else { return (frame, nil) }
+        return (frame, CompressedFrames(plain: frame))
+    }
+
+    /// Counts a connection that negotiated permessage-deflate, from its upgrade to its release.
+    package func compressionConnectionOpened() {
+        self.counters.withLockedValue { $0.compressionConnections += 1 }
+    }
+
+    /// Uncounts a connection counted by `compressionConnectionOpened`.
+    package func compressionConnectionClosed() {
+        self.counters.withLockedValue { $0.compressionConnections -= 1 }
     }
 
     /// A snapshot of the hub's own counters.

@@ -38,6 +38,10 @@ public final class Shard {
     private var earliestTokenExpiry = UInt32.max
     /// Told when a channel appears on or vanishes from this shard (cluster mode only).
     private let interest: ChannelInterest?
+    /// permessage-deflate state, created on first use: a compressor per window size in use and one inflater.
+    private var deflaters = WindowBitsSlots<MessageDeflater>()
+    private var sharedInflater: MessageInflater?
+    private let allocator: ByteBufferAllocator
 
     /// Releases requested while a loop over subscribers is running; applied when it ends.
     private var isIterating = false
@@ -58,6 +62,7 @@ public final class Shard {
             maxFreeBuffers: settings.maxPooledBuffers
         )
         self.pingFrame = FrameEncoder.ping(payload: ByteBuffer(), allocator: allocator)
+        self.allocator = allocator
     }
 
     // MARK: Connections
@@ -105,6 +110,20 @@ public final class Shard {
     package func setWritable(_ id: ConnectionID, _ isWritable: Bool) {
         guard self.slab.isValid(id) else { return }
         self.slab[index: id.index].isWritable = isWritable
+    }
+
+    /// Records the permessage-deflate window a connection negotiated (0: none).
+    package func setDeflateWindowBits(_ id: ConnectionID, _ windowBits: UInt8) {
+        guard self.slab.isValid(id) else { return }
+        self.slab[index: id.index].deflateWindowBits = windowBits
+    }
+
+    /// The shard's inflater for compressed client messages, shared by all its connections (clients are asked
+    /// for client_no_context_takeover, so no message needs another's state). Nil if zlib could not start.
+    package var inflater: MessageInflater? {
+        if let inflater = self.sharedInflater { return inflater }
+        self.sharedInflater = try? MessageInflater()
+        return self.sharedInflater
     }
 
     /// Stops deliveries to a connection that has begun closing.
@@ -217,23 +236,28 @@ public final class Shard {
     /// Writes the shared frame to every subscriber of `channel` on this shard and flushes each once.
     /// Returns the number of subscribers it was written to.
     ///
-    /// Per subscriber this does no allocation, no lookup and no logging: the frame's storage is shared.
-    package func deliver(_ frame: Frame, to channel: ChannelName) -> Int {
+    /// Per subscriber this does no allocation, no lookup and no logging: the frame's storage is shared. With
+    /// `compressed`, subscribers that negotiated permessage-deflate get the compressed frame for their window
+    /// size instead, made at most once per message (see `CompressedFrames`) and shared the same way.
+    package func deliver(_ frame: Frame, compressed: CompressedFrames? = nil, to channel: ChannelName) -> Int {
         self.eventLoop.preconditionInEventLoop()
         guard let slot = self.topicSlots[channel] else { return 0 }
         self.isIterating = true
+        var selection = FrameSelection(plain: frame, compressed: compressed)
         var delivered = 0
         var dropped = 0
         let subscribers = self.topics[Int(slot)]!.subscribers
         for index in subscribers {
-            switch self.deliver(frame, index: index) {
+            switch self.deliver(&selection, index: index) {
             case .delivered: delivered += 1
             case .dropped: dropped += 1
             case .skipped: break
             }
         }
         self.statistics.deliveries += delivered
-        self.statistics.deliveredBytes += delivered * frame.wireLength
+        self.statistics.deliveredBytes +=
+            (delivered - selection.compressedDeliveries) * frame.wireLength + selection.compressedBytes
+        self.statistics.compressedDeliveries += selection.compressedDeliveries
         self.statistics.slowConsumerDrops += dropped
         self.finishIterating()
         return delivered
@@ -244,11 +268,12 @@ public final class Shard {
     /// published message, so it is not counted in `deliveries` (which, against frames encoded, is buffer reuse);
     /// a slow consumer's drops and disconnects are counted as usual.
     @discardableResult
-    package func deliver(_ frame: Frame, toConnection id: ConnectionID) -> Bool {
+    package func deliver(_ frame: Frame, compressed: CompressedFrames? = nil, toConnection id: ConnectionID) -> Bool {
         self.eventLoop.preconditionInEventLoop()
         guard self.slab.isValid(id) else { return false }
         self.isIterating = true
-        let outcome = self.deliver(frame, index: id.index)
+        var selection = FrameSelection(plain: frame, compressed: compressed)
+        let outcome = self.deliver(&selection, index: id.index)
         if outcome == .dropped { self.statistics.slowConsumerDrops += 1 }
         self.finishIterating()
         return outcome == .delivered
@@ -261,13 +286,32 @@ public final class Shard {
         case skipped
     }
 
+    /// The frames of one delivery: the plain one, the message's shared compressed forms if any, and the ones
+    /// this shard already fetched (so the shared lock is taken once per window size, not per subscriber).
+    private struct FrameSelection {
+        let plain: Frame
+        let compressed: CompressedFrames?
+        var fetched = WindowBitsSlots<Frame>()
+        var compressedDeliveries = 0
+        var compressedBytes = 0
+    }
+
     /// One connection's share of a delivery; the caller adds up the shard counters.
     @inline(__always)
-    private func deliver(_ frame: Frame, index: UInt32) -> DeliveryOutcome {
+    private func deliver(_ selection: inout FrameSelection, index: UInt32) -> DeliveryOutcome {
         let block = self.slab[index: index]
         guard !block.isClosing, let sink = block.sink else { return .skipped }
         if block.isWritable {
-            sink.write(frame.bytes)
+            if block.deflateWindowBits != 0, let compressed = selection.compressed {
+                let frame = self.frame(for: block.deflateWindowBits, from: compressed, &selection)
+                sink.write(frame.bytes)
+                if frame.isCompressed {
+                    selection.compressedDeliveries += 1
+                    selection.compressedBytes += frame.wireLength
+                }
+            } else {
+                sink.write(selection.plain.bytes)
+            }
             sink.flush()
             self.slab[index: index].deliveredMessages &+= 1
             return .delivered
@@ -282,6 +326,39 @@ public final class Shard {
             sink.close(code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
             return .skipped
         }
+    }
+
+    private func frame(
+        for windowBits: UInt8,
+        from compressed: CompressedFrames,
+        _ selection: inout FrameSelection
+    ) -> Frame {
+        if let frame = selection.fetched[windowBits] { return frame }
+        let frame = compressed.frame(windowBits: windowBits) { plain in
+            self.compress(plain, windowBits: windowBits, evenIfLarger: compressed.alwaysCompress)
+        }
+        selection.fetched[windowBits] = frame
+        return frame
+    }
+
+    /// Compresses a message's payload with this shard's deflater for `windowBits`; nil if that did not make it
+    /// smaller (or zlib failed), and the plain frame is sent instead.
+    private func compress(_ plain: Frame, windowBits: UInt8, evenIfLarger: Bool) -> Frame? {
+        let deflater: MessageDeflater
+        if let existing = self.deflaters[windowBits] {
+            deflater = existing
+        } else {
+            guard let created = try? MessageDeflater(windowBits: windowBits, allocator: self.allocator) else {
+                return nil
+            }
+            self.deflaters[windowBits] = created
+            deflater = created
+        }
+        guard let payload = deflater.compress(plain.payload, evenIfLarger: evenIfLarger) else { return nil }
+        self.statistics.compressedFrames += 1
+        self.statistics.compressionInputBytes += plain.payloadLength
+        self.statistics.compressionOutputBytes += payload.readableBytes
+        return Frame(opcode: plain.opcode, compressedPayload: payload, allocator: self.allocator)
     }
 
     // MARK: Liveness and shutdown

@@ -12,6 +12,8 @@ public struct ShardSettings: Sendable {
     package var slowConsumerPolicy: SlowConsumerPolicy = .disconnect
     /// How long a closing connection waits for the peer's close frame before the socket is closed.
     package var closeTimeout: TimeAmount = .seconds(5)
+    /// Published messages smaller than this go uncompressed even to permessage-deflate clients.
+    package var compressionMinBytes: Int = 256
     /// Capacity of one pooled inbound assembly buffer.
     package var inboundBufferBytes: Int = 4096
     /// Free inbound buffers a shard keeps for reuse.

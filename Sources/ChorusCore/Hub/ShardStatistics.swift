@@ -8,6 +8,13 @@ package struct ShardStatistics: Sendable {
     package var slowConsumerDrops = 0
     /// Subscribers closed because they were not writable (`disconnect` policy).
     package var slowConsumerDisconnects = 0
+    /// Messages compressed for permessage-deflate (at most one per message and window size, whichever shard
+    /// made it), and the payload bytes that went in and came out.
+    package var compressedFrames = 0
+    package var compressionInputBytes = 0
+    package var compressionOutputBytes = 0
+    /// Compressed frames written to subscribers (also counted in `deliveries`).
+    package var compressedDeliveries = 0
     /// Connections registered with this shard.
     package var connectionsAccepted = 0
     /// Connections released, by reason (indexed by `CloseReason.rawValue`).
@@ -25,6 +32,10 @@ package struct ShardStatistics: Sendable {
         self.slowConsumerDrops += other.slowConsumerDrops
         self.slowConsumerDisconnects += other.slowConsumerDisconnects
         self.connectionsAccepted += other.connectionsAccepted
+        self.compressedFrames += other.compressedFrames
+        self.compressionInputBytes += other.compressionInputBytes
+        self.compressionOutputBytes += other.compressionOutputBytes
+        self.compressedDeliveries += other.compressedDeliveries
         for index in self.connectionsClosed.indices {
             self.connectionsClosed[index] += other.connectionsClosed[index]
         }

@@ -26,7 +26,8 @@ package struct InboundFrameDecoder {
     package let maxMessageBytes: Int
     /// RSV bits (as they sit in the first header byte, e.g. 0x40 for RSV1) that text and binary frames may
     /// carry. Zero until an extension such as permessage-deflate is negotiated; control and continuation
-    /// frames never may.
+    /// frames never may. With an inflater passed to `next`, RSV1 on a message's first frame means
+    /// permessage-deflate compressed; without one, allowed bits are only let through.
     package var allowedReservedBits: UInt8 = 0
 
     /// The start of a frame that did not fit in the last input: at most a header or one control frame.
@@ -42,6 +43,9 @@ package struct InboundFrameDecoder {
     /// Masking key, rotated so its low byte applies to the next payload byte.
     private var maskKey: UInt32 = 0
     private var frameIsFinal = false
+    /// The current data message had RSV1 on its first frame: permessage-deflate compressed. Its bytes are
+    /// checked as UTF-8 only after inflating.
+    private var messageIsCompressed = false
     private var validator = UTF8Validator()
     /// Set after a failure or `releaseBuffers`; the decoder then only discards input.
     private var finished = false
@@ -67,7 +71,15 @@ package struct InboundFrameDecoder {
     /// The ByteBuffer inside a returned event is only valid until the next call to next()/releaseBuffers();
     /// the decoder reuses/returns it to the pool on the next call. Callers copy if they keep it.
     /// Call it until it returns nil: that last call is what hands the event buffer back to the pool.
-    package mutating func next(from input: inout ByteBuffer, pool: InboundBufferPool) -> InboundEvent? {
+    ///
+    /// `inflater` inflates compressed messages (RSV1, allowed through `allowedReservedBits`); the caller passes
+    /// its shard's shared one only for connections that negotiated permessage-deflate, so the decoder itself
+    /// holds no compression state.
+    package mutating func next(
+        from input: inout ByteBuffer,
+        pool: InboundBufferPool,
+        inflater: MessageInflater? = nil
+    ) -> InboundEvent? {
         if let handedOut = self.handedOut {
             self.handedOut = nil
             pool.release(handedOut)
@@ -79,13 +91,13 @@ package struct InboundFrameDecoder {
         while true {
             if self.payloadRemaining > 0 {
                 if input.readableBytes == 0 { return nil }
-                if let event = self.readPayload(from: &input, pool: pool) { return event }
+                if let event = self.readPayload(from: &input, pool: pool, inflater: inflater) { return event }
                 continue
             }
             let step: Step
             if var stash = self.stash {
                 self.stash = nil  // moved out so appending does not copy
-                var current = self.parseFrameStart(&stash, pool: pool)
+                var current = self.parseFrameStart(&stash, pool: pool, inflater: inflater)
                 // Top up only to what the parser asked for, so the stash never holds more than one frame start.
                 while case .needMore(let required) = current {
                     let take = min(required - stash.readableBytes, input.readableBytes)
@@ -95,13 +107,13 @@ package struct InboundFrameDecoder {
                     }
                     var piece = input.readSlice(length: take)!
                     stash.writeBuffer(&piece)
-                    current = self.parseFrameStart(&stash, pool: pool)
+                    current = self.parseFrameStart(&stash, pool: pool, inflater: inflater)
                 }
                 pool.release(stash)
                 step = current
             } else {
                 if input.readableBytes == 0 { return nil }
-                step = self.parseFrameStart(&input, pool: pool)
+                step = self.parseFrameStart(&input, pool: pool, inflater: inflater)
                 if case .needMore = step {
                     var stash = pool.acquire(minimumCapacity: input.readableBytes)
                     stash.writeBuffer(&input)
@@ -131,7 +143,11 @@ package struct InboundFrameDecoder {
 
     /// Reads a frame header (and a whole control frame) from `buffer` if enough bytes are there;
     /// consumes nothing when it returns `.needMore` or a failure.
-    private mutating func parseFrameStart(_ buffer: inout ByteBuffer, pool: InboundBufferPool) -> Step {
+    private mutating func parseFrameStart(
+        _ buffer: inout ByteBuffer,
+        pool: InboundBufferPool,
+        inflater: MessageInflater?
+    ) -> Step {
         let available = buffer.readableBytes
         guard available >= 2 else { return .needMore(2) }
         let start = buffer.readerIndex
@@ -212,8 +228,10 @@ package struct InboundFrameDecoder {
         switch opcode {
         case .text:
             self.messageKind = .text
+            self.messageIsCompressed = byte0 & 0x40 != 0 && inflater != nil
         case .binary:
             self.messageKind = .binary
+            self.messageIsCompressed = byte0 & 0x40 != 0 && inflater != nil
         case .continuation, .close, .ping, .pong:
             break
         }
@@ -223,7 +241,7 @@ package struct InboundFrameDecoder {
         self.payloadRemaining = payloadLength
         self.maskKey = key
         self.frameIsFinal = isFinal
-        if payloadLength == 0, let event = self.finishFrame(pool: pool) {
+        if payloadLength == 0, let event = self.finishFrame(pool: pool, inflater: inflater) {
             return .event(event)
         }
         return .payloadStarted
@@ -232,13 +250,17 @@ package struct InboundFrameDecoder {
     // MARK: - Payloads
 
     /// Unmasks as much of the current data frame's payload as `input` holds into the message buffer.
-    private mutating func readPayload(from input: inout ByteBuffer, pool: InboundBufferPool) -> InboundEvent? {
+    private mutating func readPayload(
+        from input: inout ByteBuffer,
+        pool: InboundBufferPool,
+        inflater: MessageInflater?
+    ) -> InboundEvent? {
         let count = min(self.payloadRemaining, input.readableBytes)
         guard var message = self.message else {
             fatalError("Internal inconsistency: data payload without a message buffer")
         }
         self.message = nil  // moved out so writing does not copy
-        let isText = self.messageKind == .text
+        let isText = self.messageKind == .text && !self.messageIsCompressed
         var key = self.maskKey
         var valid = true
         message.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { destination in
@@ -263,16 +285,39 @@ package struct InboundFrameDecoder {
             return self.fail(.invalidPayload, "text message is not valid UTF-8", pool: pool)
         }
         if self.payloadRemaining == 0 {
-            return self.finishFrame(pool: pool)
+            return self.finishFrame(pool: pool, inflater: inflater)
         }
         return nil
     }
 
     /// Called when a data frame's payload is complete; returns the message if that was the final frame.
-    private mutating func finishFrame(pool: InboundBufferPool) -> InboundEvent? {
+    private mutating func finishFrame(pool: InboundBufferPool, inflater: MessageInflater?) -> InboundEvent? {
         guard self.frameIsFinal else { return nil }
-        guard let kind = self.messageKind, let message = self.message else {
+        guard let kind = self.messageKind, var message = self.message else {
             fatalError("Internal inconsistency: final frame without a message")
+        }
+        if self.messageIsCompressed {
+            guard let inflater else {
+                fatalError("Internal inconsistency: a compressed message is only started with an inflater")
+            }
+            self.message = nil  // moved out so inflate's append does not copy
+            let outcome = inflater.inflate(&message, maxBytes: self.maxMessageBytes, pool: pool)
+            pool.release(message)
+            switch outcome {
+            case .inflated(let inflated):
+                message = inflated
+                self.message = inflated  // released by `fail` below if it is invalid
+            case .tooBig:
+                return self.fail(.messageTooBig, "message inflates past \(self.maxMessageBytes) bytes", pool: pool)
+            case .corrupt:
+                return self.fail(.protocolError, "compressed message is not valid deflate data", pool: pool)
+            }
+            if kind == .text {
+                guard self.validator.feed(message), self.validator.isAtCharacterBoundary else {
+                    return self.fail(.invalidPayload, "text message is not valid UTF-8", pool: pool)
+                }
+            }
+            self.messageIsCompressed = false
         }
         let event: InboundEvent
         switch kind {
@@ -367,6 +412,7 @@ package struct InboundFrameDecoder {
         self.message = nil
         self.handedOut = nil
         self.messageKind = nil
+        self.messageIsCompressed = false
         self.payloadRemaining = 0
         self.validator.reset()
     }

@@ -23,6 +23,9 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     private let mode: Mode
     /// The token's permissions; nil when the server runs without tokens (then every channel is allowed).
     private let grant: ChannelGrant?
+    /// The permessage-deflate window negotiated at the upgrade (9...15), 0 for none. A byte next to `mode`,
+    /// in what was padding: connections without compression pay nothing for it.
+    private let deflateWindowBits: UInt8
     private var initialChannels: [ChannelName]
     private var context: ChannelHandlerContext?
     private var id: ConnectionID?
@@ -38,7 +41,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     ///   - mode: subscriber (the default) or echo.
     ///   - grant: the permissions of the connection's token, checked on every runtime subscribe and publish;
     ///     nil without tokens. (The upgrade already checked `channels` against it.)
-    public init(
+    public convenience init(
         hub: Hub,
         shard: Shard,
         channels: [ChannelName],
@@ -46,12 +49,30 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         grant: ChannelGrant? = nil,
         onClose: (@Sendable () -> Void)? = nil
     ) {
+        self.init(hub: hub, shard: shard, channels: channels, mode: mode, grant: grant, deflate: nil, onClose: onClose)
+    }
+
+    /// - Parameter deflate: what the upgrade negotiated for permessage-deflate (nil: none).
+    package init(
+        hub: Hub,
+        shard: Shard,
+        channels: [ChannelName],
+        mode: Mode = .subscriber,
+        grant: ChannelGrant? = nil,
+        deflate: DeflateParameters?,
+        onClose: (@Sendable () -> Void)? = nil
+    ) {
         self.hub = hub
         self.shard = shard
         self.mode = mode
         self.grant = grant
+        self.deflateWindowBits = deflate?.serverMaxWindowBits ?? 0
         self.initialChannels = channels
         self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
+        if deflate != nil {
+            // RSV1 marks a compressed message (RFC 7692 §6).
+            self.decoder.allowedReservedBits = 0x40
+        }
         self.onClose = onClose
     }
 
@@ -65,6 +86,10 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         let id = self.shard.register(self)
         self.id = id
         self.shard.setWritable(id, context.channel.isWritable)
+        if self.deflateWindowBits != 0 {
+            self.shard.setDeflateWindowBits(id, self.deflateWindowBits)
+            self.hub.compressionConnectionOpened()
+        }
         for channel in self.initialChannels {
             // The upgrade policy already checked the count against the limit.
             _ = self.shard.subscribe(id, to: channel)
@@ -109,7 +134,8 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         guard let id = self.id else { return }
         var input = Self.unwrapInboundIn(data)
         self.shard.touch(id)
-        while let event = self.decoder.next(from: &input, pool: self.shard.pool) {
+        let inflater = self.deflateWindowBits != 0 ? self.shard.inflater : nil
+        while let event = self.decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
             self.handle(event, id: id, context: context)
             if self.machine.state == .closed || self.machine.state == .closingByPeer { break }
         }
@@ -228,7 +254,11 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         context: ChannelHandlerContext
     ) {
         let frame = Frame(opcode: opcode, payload: message, allocator: context.channel.allocator)
-        self.shard.deliver(frame, toConnection: id)
+        // With permessage-deflate every echo is compressed, whatever its size: the conformance cases then
+        // exercise compression at every size, and kosoku (the Autobahn runner) fails a case when an echo on a
+        // compressed connection comes back uncompressed, although RFC 7692 allows that.
+        let compressed = self.deflateWindowBits != 0 ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
+        self.shard.deliver(frame, compressed: compressed, toConnection: id)
     }
 
     /// Releases everything the connection holds, exactly once.
@@ -240,6 +270,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         self.id = nil
         self.decoder.releaseBuffers(to: self.shard.pool)
         self.shard.release(id, reason: self.closeReason ?? .error)
+        if self.deflateWindowBits != 0 { self.hub.compressionConnectionClosed() }
         self.onClose?()
     }
 

@@ -21,6 +21,7 @@ extension ServerConfiguration {
         ("CHORUS_TRUSTED_PROXY", "trusted-proxy"),
         ("CHORUS_REDIS_URL", "redis"), ("CHORUS_REDIS_PATTERN", "redis-pattern"),
         ("CHORUS_REQUIRE_REDIS", "require-redis"),
+        ("CHORUS_COMPRESSION", "compression"), ("CHORUS_COMPRESSION_MIN_BYTES", "compression-min-bytes"),
     ]
 
     /// Settings that hold a list: a flag may be repeated, and a variable holds a comma-separated list. The
@@ -88,6 +89,8 @@ extension ServerConfiguration {
         case "metrics-port": self.metricsPort = try Self.integer(text)
         case "metrics-token": self.metricsToken = text
         case "echo-path": self.echoPath = text
+        case "compression": self.compression = try Self.boolean(text)
+        case "compression-min-bytes": self.compressionMinBytes = try Self.integer(text)
         case "log-level":
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw ConfigurationError("expected trace, debug, info, notice, warning, error or critical")

@@ -47,6 +47,10 @@ package struct ServerConfiguration: Sendable {
     /// Path of the echo endpoint (for example `/echo`), off when nil: each data message a client sends there
     /// is sent back through the broadcast's frame encoder and write path (for conformance testing).
     package var echoPath: String? = nil
+    /// Whether to negotiate permessage-deflate (RFC 7692) with clients that offer it.
+    package var compression = true
+    /// Published messages smaller than this go uncompressed even to clients that negotiated compression.
+    package var compressionMinBytes = 256
     /// Log level.
     package var logLevel: Logger.Level = .info
     /// HS256 secret for connection tokens; with it (or `jwtPublicKeyFile`) every WebSocket upgrade needs a token.
@@ -76,6 +80,7 @@ package struct ServerConfiguration: Sendable {
         settings.clientPublish = self.clientPublish
         settings.slowConsumerPolicy = self.slowConsumer
         settings.closeTimeout = self.closeTimeout
+        settings.compressionMinBytes = self.compressionMinBytes
         return settings
     }
 
@@ -99,6 +104,7 @@ package struct ServerConfiguration: Sendable {
         try positive(self.maxMessageBytes, "max-message-bytes")
         try positive(self.maxSubscriptions, "max-subscriptions")
         try positive(self.maxPendingBytes, "max-pending-bytes")
+        guard self.compressionMinBytes >= 0 else { throw ConfigurationError("compression-min-bytes must not be negative") }
         guard self.readBufferBytes >= 64 else { throw ConfigurationError("read-buffer-bytes must be at least 64") }
         for (value, name) in [
             (self.pingInterval, "ping-interval"), (self.handshakeTimeout, "handshake-timeout"),

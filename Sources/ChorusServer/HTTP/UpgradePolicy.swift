@@ -152,6 +152,15 @@ package struct UpgradePolicy: Sendable {
         admission.token = token
     }
 
+    /// The permessage-deflate parameters to answer an upgrade request with, or nil: compression is off, or
+    /// the client made no offer the server can honour (see `DeflateNegotiation`).
+    package func deflate(for head: HTTPRequestHead) -> DeflateParameters? {
+        guard self.configuration.compression else { return nil }
+        let offers = head.headers["sec-websocket-extensions"]
+        guard !offers.isEmpty else { return nil }
+        return DeflateNegotiation.negotiate(offers)
+    }
+
     /// The endpoint a WebSocket URI names (the echo path, or `/ws` with its channels). Throws for a path that is
     /// no WebSocket endpoint and for invalid channel names.
     package func endpoint(for uri: String) throws(HTTPRejection) -> Endpoint {

@@ -46,6 +46,9 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             if let subprotocol = admission.subprotocol {
                 headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
             }
+            if let deflate = self.policy.deflate(for: upgradeRequest) {
+                headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
+            }
             return channel.eventLoop.makeSucceededFuture(headers)
         }
     }
@@ -89,6 +92,8 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             channels: channels,
             mode: mode,
             grant: admission.token?.grant,
+            // The same answer as in the 101 response: negotiation depends only on the request's headers.
+            deflate: self.policy.deflate(for: upgradeRequest),
             onClose: onClose
         )
         do {

@@ -34,6 +34,7 @@ public struct ChorusMetrics: Sendable {
     let blockBytes: Gauge
     let memoryPerConnection: Gauge
     let fanout: DurationHistogram
+    let compression: CompressionMetrics
     let process: ProcessMetrics
     let cluster: ClusterMetrics
 
@@ -224,6 +225,7 @@ public struct ChorusMetrics: Sendable {
         )
         self.process = ProcessMetrics(registry: r)
         self.cluster = ClusterMetrics(registry: r)
+        self.compression = CompressionMetrics(registry: r)
     }
 }
 

@@ -78,6 +78,7 @@ public final class MetricsExporter: Sendable {
         m.slowConsumerDisconnects.set(total: statistics.slowConsumerDisconnects)
         m.outboundPendingBytes.set(Int64(total.pendingOutboundBytes))
         if let bus = self.hub.clusterBus as? RedisClusterBus { m.cluster.update(from: bus.snapshot) }
+        m.compression.update(from: statistics, hub: hubCounters)
 
         m.poolAcquired.set(total: total.poolAcquired)
         m.poolHits.set(total: total.poolHits)

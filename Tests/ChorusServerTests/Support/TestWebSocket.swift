@@ -4,6 +4,8 @@ import NIOCore
 /// test wants to break the rules) and decodes exactly what the server sends.
 struct TestWebSocket: Sendable {
     let connection: RawConnection
+    /// The server's 101 response head (status line and headers).
+    var handshakeResponse = ""
 
     /// One frame as received from the server.
     struct ReceivedFrame: Equatable, Sendable {
@@ -47,7 +49,7 @@ struct TestWebSocket: Sendable {
             throw Refused(status: status, response: head + (rest.map { String(buffer: $0) } ?? ""))
         }
         precondition(head.lowercased().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "bad accept header: \(head)")
-        return TestWebSocket(connection: connection)
+        return TestWebSocket(connection: connection, handshakeResponse: head)
     }
 
     /// Encodes a client frame. Masked with a fixed non-trivial key unless `masked` is false.
