@@ -30,6 +30,14 @@ struct BroadcastCommand: ParsableCommand {
     @Option(help: "Seconds to wait for late messages after the last publish.")
     var drain = 5.0
 
+    @Option(
+        help: """
+            Publish through another server, ws://host:port (cluster mode: subscribers on --url's node, publishes \
+            on this one, so every message crosses Redis). Default: the --url server.
+            """
+    )
+    var publishUrl: String?
+
     func validate() throws {
         guard self.rate > 0, self.duration > 0, self.warmup >= 0 else {
             throw ValidationError("--rate and --duration must be positive, --warmup not negative")
@@ -44,7 +52,12 @@ struct BroadcastCommand: ParsableCommand {
 
         let warmupCount = Int((self.warmup * self.rate).rounded())
         let measuredCount = max(1, Int((self.duration * self.rate).rounded()))
-        let publisher = try Publisher(group: run.group, target: run.target, size: self.size, warmup: warmupCount)
+        var publishTarget = run.target
+        if let publishUrl {
+            let other = try BenchTarget(url: publishUrl)
+            (publishTarget.host, publishTarget.port) = (other.host, other.port)
+        }
+        let publisher = try Publisher(group: run.group, target: publishTarget, size: self.size, warmup: warmupCount)
         defer { publisher.close() }
         let start = NIODeadline.now() + .milliseconds(200)
         let publishing = publisher.run(
@@ -93,6 +106,7 @@ struct BroadcastCommand: ParsableCommand {
         json["scenario"] = "broadcast"
         json["label"] = self.common.label
         json["url"] = self.common.url
+        json["publish_url"] = self.publishUrl ?? self.common.url
         json["subscribers"] = self.subscribers
         json["rate"] = self.rate
         json["size"] = self.size
