@@ -144,7 +144,7 @@ struct MetricsTests {
             $0.metricsToken = "peek"
         }
         try await TestServer.with(configuration) { server in
-            let metricsPort = try #require(try await server.server.metricsAddress.get()?.port)
+            let metricsPort = try #require(try await server.server.metricsAddress?.port)
             #expect(try await httpRequest(port: server.port, "GET", "/metrics").status == 404)
             #expect(try await httpRequest(port: metricsPort, "GET", "/metrics").status == 401)
             #expect(

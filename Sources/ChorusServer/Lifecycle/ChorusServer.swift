@@ -17,8 +17,8 @@ package final class ChorusServer: Service, Sendable {
     package let cluster: RedisClusterBus?
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
-    private let listening: EventLoopPromise<SocketAddress>
-    private let metricsListening: EventLoopPromise<SocketAddress?>
+    private let listening = OneShot<SocketAddress>()
+    private let metricsListening = OneShot<SocketAddress?>()
 
     package init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -40,22 +40,20 @@ package final class ChorusServer: Service, Sendable {
         self.hub = hub
         self.state = state
         self.metrics = MetricsExporter(metrics: metrics, hub: hub, state: state)
-        self.listening = group.next().makePromise(of: SocketAddress.self)
-        self.metricsListening = group.next().makePromise(of: SocketAddress?.self)
     }
 
     /// The address the server listens on, once bound (useful with port 0).
-    package var localAddress: EventLoopFuture<SocketAddress> { self.listening.futureResult }
+    package var localAddress: SocketAddress { get async throws { try await self.listening.value } }
     /// The separate metrics listener's address, or nil when metrics are served on the main port.
-    package var metricsAddress: EventLoopFuture<SocketAddress?> { self.metricsListening.futureResult }
+    package var metricsAddress: SocketAddress? { get async throws { try await self.metricsListening.value } }
 
     package func run() async throws {
         let access: AccessControl
         do {
             access = try await AccessControl.make(configuration: self.configuration, logger: self.logger)
         } catch {
-            self.listening.fail(error)
-            self.metricsListening.fail(error)
+            self.listening.complete(.failure(error))
+            self.metricsListening.complete(.failure(error))
             try? await self.group.shutdownGracefully()
             throw error
         }
@@ -92,16 +90,16 @@ package final class ChorusServer: Service, Sendable {
                 metricsChannel = nil
             }
         } catch {
-            self.listening.fail(error)
-            self.metricsListening.fail(error)
+            self.listening.complete(.failure(error))
+            self.metricsListening.complete(.failure(error))
             try? await self.cluster?.shutdown().get()
             try? await self.group.shutdownGracefully()
             throw error
         }
         let address = serverChannel.localAddress!
         self.metrics.recordBaseline()
-        self.listening.succeed(address)
-        self.metricsListening.succeed(metricsChannel?.localAddress)
+        self.listening.complete(.success(address))
+        self.metricsListening.complete(.success(metricsChannel?.localAddress))
         self.logger.info(
             "chorus listening",
             metadata: [

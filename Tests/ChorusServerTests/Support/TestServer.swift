@@ -49,7 +49,7 @@ struct TestServer: Sendable {
         let group = ServiceGroup(services: [server], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let address = try await server.localAddress.get()
+            let address = try await server.localAddress
             let result: Result<T, any Error>
             do {
                 result = .success(try await body(TestServer(server: server, port: address.port!, group: group)))
