@@ -35,7 +35,9 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private var generation = 0
     private var failedAttempts = 0
     private var hasConnected = false
-    private var hub: Hub?
+    /// Weak: the hub holds this bus (`Hub.clusterBus`), so a strong reference back would keep both, and the
+    /// whole server with them, alive forever (LeakSanitizer found it).
+    private weak var hub: Hub?
     private var pingTask: RepeatedTask?
     /// Channels with local subscribers: what the subscriber connection asks Redis for.
     private var wanted = Set<ChannelName>()
