@@ -42,6 +42,8 @@ package struct UpgradePolicy: Sendable {
         package var token: VerifiedToken?
         /// The client's address, when connections per address are limited.
         package var clientAddress: IPAddress?
+        /// The permessage-deflate parameters negotiated for the 101 and the handler alike (nil: none).
+        package var deflate: DeflateParameters?
     }
 
     /// Decides on an upgrade request from `peer`. Capacity (overall and per address) is only checked here; the
@@ -102,6 +104,7 @@ package struct UpgradePolicy: Sendable {
         guard self.hub.reservedConnections < self.configuration.maxConnections else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity))
         }
+        admission.deflate = self.deflate(for: head)
         return .success(admission)
     }
 

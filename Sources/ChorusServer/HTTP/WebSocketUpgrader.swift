@@ -46,7 +46,7 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             if let subprotocol = admission.subprotocol {
                 headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
             }
-            if let deflate = self.policy.deflate(for: upgradeRequest) {
+            if let deflate = admission.deflate {
                 headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
             }
             return channel.eventLoop.makeSucceededFuture(headers)
@@ -92,8 +92,7 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             channels: channels,
             mode: mode,
             grant: admission.token?.grant,
-            // The same answer as in the 101 response: negotiation depends only on the request's headers.
-            deflate: self.policy.deflate(for: upgradeRequest),
+            deflate: admission.deflate,
             onClose: onClose
         )
         do {
