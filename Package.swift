@@ -52,11 +52,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The few Linux declarations Swift's Glibc module lacks: epoll, eventfd, accept4, send(MSG_NOSIGNAL).
+        .target(name: "CEpoll"),
+        // The lean Linux transport (`--transport epoll`): epoll loops that are NIO event loops, so the engine's
+        // hub and shards run on them unchanged; per-connection records beside the slab, no Channel per socket.
+        .target(
+            name: "ChorusEpoll",
+            dependencies: [
+                "ChorusCore",
+                "CEpoll",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The server around the engine: sockets, HTTP/1, configuration, lifecycle, the cluster bus.
         .target(
             name: "ChorusServer",
             dependencies: [
                 "ChorusCore",
+                "ChorusEpoll",
                 "ChorusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

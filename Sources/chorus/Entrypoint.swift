@@ -32,6 +32,8 @@ struct Chorus: AsyncParsableCommand {
     var port: String?
     @Option(help: "Event loop threads (default: number of cores; env CHORUS_EVENT_LOOPS).")
     var eventLoops: String?
+    @Option(help: "WebSocket transport: nio or epoll (Linux; leaner per connection) (default: nio; env CHORUS_TRANSPORT).")
+    var transport: String?
     @Option(help: "Open WebSocket connections at most; more get HTTP 503 (default: 50000; env CHORUS_MAX_CONNECTIONS).")
     var maxConnections: String?
     @Option(help: "Largest message in bytes: inbound closes with 1009, publish gets 413 (default: 65536; env CHORUS_MAX_MESSAGE_BYTES).")
@@ -135,6 +137,7 @@ struct Chorus: AsyncParsableCommand {
             environment: environment,
             flags: [
                 ("host", self.host), ("port", self.port), ("event-loops", self.eventLoops),
+                ("transport", self.transport),
                 ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
                 ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
                 ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish.map { String($0) }),

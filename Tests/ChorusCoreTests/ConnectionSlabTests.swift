@@ -10,12 +10,12 @@ final class RecordingSink: ConnectionSink {
     var flushes = 0
     var closes: [(CloseCode, String, CloseReason)] = []
 
-    var pendingOutboundBytes: Int { 0 }
-    var bufferedInboundBytes: Int { 0 }
+    func pendingOutboundBytes(slot: UInt32) -> Int { 0 }
+    func bufferedInboundBytes(slot: UInt32) -> Int { 0 }
 
-    func write(_ bytes: ByteBuffer) { self.written.append(bytes) }
-    func flush() { self.flushes += 1 }
-    func close(code: CloseCode, reason: String, because cause: CloseReason) {
+    func write(_ bytes: ByteBuffer, slot: UInt32) { self.written.append(bytes) }
+    func flush(slot: UInt32) { self.flushes += 1 }
+    func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
         self.closes.append((code, reason, cause))
     }
 }

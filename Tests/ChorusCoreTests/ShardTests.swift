@@ -117,11 +117,11 @@ struct ShardTests {
 final class ReleasingSink: ConnectionSink {
     var onClose: () -> Void = {}
     var closes: [(CloseCode, String, CloseReason)] = []
-    var pendingOutboundBytes: Int { 0 }
-    var bufferedInboundBytes: Int { 0 }
-    func write(_ bytes: ByteBuffer) {}
-    func flush() {}
-    func close(code: CloseCode, reason: String, because cause: CloseReason) {
+    func pendingOutboundBytes(slot: UInt32) -> Int { 0 }
+    func bufferedInboundBytes(slot: UInt32) -> Int { 0 }
+    func write(_ bytes: ByteBuffer, slot: UInt32) {}
+    func flush(slot: UInt32) {}
+    func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
         self.closes.append((code, reason, cause))
         self.onClose()
     }

@@ -32,7 +32,7 @@ struct ConfigurationTests {
             "CHORUS_MAX_CONNECTIONS_PER_IP": "4", "CHORUS_TRUSTED_PROXY": "10.0.0.0/8",
             "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
             "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
-            "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024",
+            "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024", "CHORUS_TRANSPORT": "epoll",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -57,6 +57,7 @@ struct ConfigurationTests {
         #expect(unvalidated.jwtPublicKeyFile == "/keys/public.pem")
         #expect(fromEnvironment.echoPath == "/echo")
         #expect(!fromEnvironment.compression && fromEnvironment.compressionMinBytes == 1024)
+        #expect(fromEnvironment.transport == .epoll)
 
         let withFlags = try ServerConfiguration.resolve(
             environment: resolvable,
@@ -114,6 +115,8 @@ struct ConfigurationTests {
             ([:], [("redis", "redis://host:0")], "--redis"),
             ([:], [("require-redis", "true")], "require-redis"),
             ([:], [("redis-pattern", "true")], "redis-pattern"),
+            ([:], [("transport", "io_uring")], "--transport"),
+            (["CHORUS_TRANSPORT": "kqueue"], [], "CHORUS_TRANSPORT"),
         ]
         for (environment, flags, mention) in cases {
             do {

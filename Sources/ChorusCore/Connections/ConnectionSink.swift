@@ -3,18 +3,19 @@ import NIOCore
 /// The one seam between a shard and a connection's socket.
 ///
 /// A shard never touches a transport directly: it writes shared frames, flushes, and asks for a close through
-/// this protocol. The NIO transport implements it with its per-connection handler; a second transport
-/// implements it the same way and reuses hub, shards, slab and frames unchanged. Every call is made on the
-/// shard's own event loop.
+/// this protocol. Every call names the connection's slot (its block's index in the shard's slab), so one sink
+/// may serve every connection of a loop (the epoll transport keeps its per-connection records beside the slab,
+/// with no object per connection), while the NIO transport's per-connection handler ignores it. Every call is
+/// made on the shard's own event loop.
 package protocol ConnectionSink: AnyObject {
     /// Queues `bytes` (a complete, shared frame) without flushing. Must not copy it.
-    func write(_ bytes: ByteBuffer)
+    func write(_ bytes: ByteBuffer, slot: UInt32)
     /// Flushes everything queued.
-    func flush()
+    func flush(slot: UInt32)
     /// Starts the closing handshake with `code` and `reason`; the sink later reports its release to the shard.
-    func close(code: CloseCode, reason: String, because cause: CloseReason)
+    func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason)
     /// Outbound bytes queued and not yet taken by the kernel (read at scrape time only).
-    var pendingOutboundBytes: Int { get }
+    func pendingOutboundBytes(slot: UInt32) -> Int
     /// Capacity of the inbound buffers the connection holds right now (read at scrape time only).
-    var bufferedInboundBytes: Int { get }
+    func bufferedInboundBytes(slot: UInt32) -> Int
 }

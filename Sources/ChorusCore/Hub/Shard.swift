@@ -304,15 +304,15 @@ public final class Shard {
         if block.isWritable {
             if block.deflateWindowBits != 0, let compressed = selection.compressed {
                 let frame = self.frame(for: block.deflateWindowBits, from: compressed, &selection)
-                sink.write(frame.bytes)
+                sink.write(frame.bytes, slot: index)
                 if frame.isCompressed {
                     selection.compressedDeliveries += 1
                     selection.compressedBytes += frame.wireLength
                 }
             } else {
-                sink.write(selection.plain.bytes)
+                sink.write(selection.plain.bytes, slot: index)
             }
-            sink.flush()
+            sink.flush(slot: index)
             self.slab[index: index].deliveredMessages &+= 1
             return .delivered
         }
@@ -323,7 +323,7 @@ public final class Shard {
         case .disconnect:
             self.slab[index: index].isClosing = true
             self.statistics.slowConsumerDisconnects += 1
-            sink.close(code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
+            sink.close(slot: index, code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
             return .skipped
         }
     }
@@ -375,10 +375,10 @@ public final class Shard {
             guard !block.isClosing, let sink = block.sink else { continue }
             if self.tick &- block.lastSeenTick >= 3 {
                 self.slab[index: UInt32(index)].isClosing = true
-                sink.close(code: .goingAway, reason: "idle timeout", because: .idleTimeout)
+                sink.close(slot: UInt32(index), code: .goingAway, reason: "idle timeout", because: .idleTimeout)
             } else if block.isWritable {
-                sink.write(self.pingFrame)
-                sink.flush()
+                sink.write(self.pingFrame, slot: UInt32(index))
+                sink.flush(slot: UInt32(index))
             }
         }
         self.finishIterating()
@@ -397,7 +397,7 @@ public final class Shard {
             guard block.tokenExpirySecond != 0, !block.isClosing, let sink = block.sink else { continue }
             if block.tokenExpirySecond <= second {
                 self.slab[index: UInt32(index)].isClosing = true
-                sink.close(code: .policyViolation, reason: "token expired", because: .tokenExpired)
+                sink.close(slot: UInt32(index), code: .policyViolation, reason: "token expired", because: .tokenExpired)
             } else {
                 earliest = min(earliest, block.tokenExpirySecond)
             }
@@ -414,7 +414,7 @@ public final class Shard {
             let block = self.slab.blocks[index]
             guard !block.isClosing, let sink = block.sink else { continue }
             self.slab[index: UInt32(index)].isClosing = true
-            sink.close(code: code, reason: reason, because: cause)
+            sink.close(slot: UInt32(index), code: code, reason: reason, because: cause)
         }
         self.finishIterating()
     }

@@ -32,12 +32,12 @@ extension Shard {
         var pending = 0
         var memory: [Int] = []
         memory.reserveCapacity(self.connectionCount)
-        for block in self.slab.blocks {
+        for (index, block) in self.slab.blocks.enumerated() {
             guard let sink = block.sink else { continue }
-            let outbound = sink.pendingOutboundBytes
+            let outbound = sink.pendingOutboundBytes(slot: UInt32(index))
             pending += outbound
             memory.append(
-                MemoryLayout<ConnectionBlock>.stride + block.subscriptions.heapBytes + sink.bufferedInboundBytes
+                MemoryLayout<ConnectionBlock>.stride + block.subscriptions.heapBytes + sink.bufferedInboundBytes(slot: UInt32(index))
                     + outbound
             )
         }

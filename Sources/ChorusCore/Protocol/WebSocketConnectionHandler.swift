@@ -195,53 +195,8 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     }
 
     private func handleControlMessage(_ message: ByteBuffer, id: ConnectionID) {
-        let command: ControlMessage
-        do {
-            command = try ControlMessage.parse(message)
-        } catch {
-            self.close(code: .policyViolation, reason: error.reason, because: .protocolError)
-            return
-        }
-        switch command {
-        case .subscribe(let channel):
-            if let grant = self.grant, !grant.maySubscribe(to: channel) {
-                self.close(
-                    code: .policyViolation,
-                    reason: "not allowed to subscribe to this channel",
-                    because: .protocolError
-                )
-                return
-            }
-            switch self.shard.subscribe(id, to: channel) {
-            case .subscribed, .alreadySubscribed, .staleHandle:
-                break
-            case .limitReached:
-                self.close(code: .policyViolation, reason: "too many subscriptions", because: .protocolError)
-            }
-        case .unsubscribe(let channel):
-            self.shard.unsubscribe(id, from: channel)
-        case .publish(let channel, let data):
-            guard self.shard.settings.clientPublish else {
-                self.close(code: .policyViolation, reason: "client publish is disabled", because: .protocolError)
-                return
-            }
-            if let grant = self.grant, !grant.mayPublish(to: channel) {
-                self.close(
-                    code: .policyViolation,
-                    reason: "not allowed to publish to this channel",
-                    because: .protocolError
-                )
-                return
-            }
-            // The count is for HTTP publishers; a client's publish needs no answer. In cluster mode it goes
-            // through Redis like any other publish.
-            _ = self.hub.broadcast(
-                ByteBuffer(string: data),
-                opcode: .text,
-                to: channel,
-                source: .client,
-                on: self.shard.eventLoop
-            )
+        if let close = SubscriberCommands.apply(message, id: id, shard: self.shard, hub: self.hub, grant: self.grant) {
+            self.close(code: close.code, reason: close.reason, because: close.cause)
         }
     }
 
@@ -276,22 +231,26 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
 
     // MARK: ConnectionSink
 
-    package func write(_ bytes: ByteBuffer) {
+    package func write(_ bytes: ByteBuffer, slot: UInt32) {
         self.context?.write(Self.wrapOutboundOut(bytes), promise: nil)
     }
 
-    package func flush() {
+    package func flush(slot: UInt32) {
         self.context?.flush()
     }
 
-    package var pendingOutboundBytes: Int {
+    package func pendingOutboundBytes(slot: UInt32) -> Int {
         guard let channel = self.context?.channel else { return 0 }
         return (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
     }
 
-    package var bufferedInboundBytes: Int { self.decoder.bufferedCapacity }
+    package func bufferedInboundBytes(slot: UInt32) -> Int { self.decoder.bufferedCapacity }
 
-    package func close(code: CloseCode, reason: String, because cause: CloseReason) {
+    package func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
+        self.close(code: code, reason: reason, because: cause)
+    }
+
+    private func close(code: CloseCode, reason: String, because cause: CloseReason) {
         guard let context = self.context, self.machine.closeRequested() else { return }
         self.closeReason = cause
         if let id = self.id { self.shard.markClosing(id) }

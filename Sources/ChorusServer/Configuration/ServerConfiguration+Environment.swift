@@ -7,6 +7,7 @@ extension ServerConfiguration {
     /// Every environment variable Chorus reads, with the setting it changes (listed in the README).
     package static let environmentVariables: [(name: String, setting: String)] = [
         ("CHORUS_HOST", "host"), ("CHORUS_PORT", "port"), ("CHORUS_EVENT_LOOPS", "event-loops"),
+        ("CHORUS_TRANSPORT", "transport"),
         ("CHORUS_MAX_CONNECTIONS", "max-connections"), ("CHORUS_MAX_MESSAGE_BYTES", "max-message-bytes"),
         ("CHORUS_MAX_SUBSCRIPTIONS", "max-subscriptions"), ("CHORUS_MAX_PENDING_BYTES", "max-pending-bytes"),
         ("CHORUS_SLOW_CONSUMER", "slow-consumer"), ("CHORUS_CLIENT_PUBLISH", "client-publish"),
@@ -69,6 +70,14 @@ extension ServerConfiguration {
         case "host": self.host = text
         case "port": self.port = try Self.integer(text)
         case "event-loops": self.eventLoops = try Self.integer(text)
+        case "transport":
+            guard let transport = Transport(rawValue: text) else {
+                throw ConfigurationError("expected nio or epoll, got '\(text)'")
+            }
+            #if !os(Linux)
+                if transport == .epoll { throw ConfigurationError("the epoll transport needs Linux") }
+            #endif
+            self.transport = transport
         case "max-connections": self.maxConnections = try Self.integer(text)
         case "max-message-bytes": self.maxMessageBytes = try Self.integer(text)
         case "max-subscriptions": self.maxSubscriptions = try Self.integer(text)

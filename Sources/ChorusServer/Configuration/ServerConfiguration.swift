@@ -6,12 +6,22 @@ import NIOCore
 /// Everything an operator can set. Every field has a default; `CHORUS_*` environment variables
 /// (`ServerConfiguration+Environment.swift`) and command-line flags override them, flags winning.
 package struct ServerConfiguration: Sendable {
+    /// The transports a server can run (`--transport`).
+    package enum Transport: String, Sendable, CaseIterable {
+        case nio
+        case epoll
+    }
+
     /// Address to listen on.
     package var host = "127.0.0.1"
     /// TCP port for WebSocket and HTTP traffic (0 picks a free port).
     package var port = 8080
     /// Event loops (threads); each owns a shard of the connections.
     package var eventLoops = System.coreCount
+    /// Which transport serves WebSocket connections: `nio` (one NIO Channel per socket, every platform) or
+    /// `epoll` (Linux: epoll loops with a record per connection beside its metadata block; plain HTTP on the
+    /// same port is handed to NIO).
+    package var transport: Transport = .nio
     /// Open WebSocket connections at most; past it upgrades get HTTP 503.
     package var maxConnections = 50_000
     /// Largest message in bytes, inbound (1009) and published (413).

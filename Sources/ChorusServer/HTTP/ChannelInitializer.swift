@@ -36,7 +36,9 @@ struct ChannelInitializer: Sendable {
             )
     }
 
-    func initialize(_ channel: any Channel) throws {
+    /// - Parameter acceptsUpgrades: false for connections the epoll transport hands over (see
+    ///   `WebSocketUpgrader.acceptsUpgrades`).
+    func initialize(_ channel: any Channel, acceptsUpgrades: Bool = true) throws {
         let policy = UpgradePolicy(
             configuration: self.configuration,
             hub: self.hub,
@@ -51,7 +53,7 @@ struct ChannelInitializer: Sendable {
             role: .main
         )
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withServerUpgrade: (upgraders: [WebSocketUpgrader(policy: policy)], completionHandler: { _ in }),
+            withServerUpgrade: (upgraders: [WebSocketUpgrader(policy: policy, acceptsUpgrades: acceptsUpgrades)], completionHandler: { _ in }),
             withErrorHandling: true
         )
         try channel.pipeline.syncOperations.addHandler(router)

@@ -44,6 +44,15 @@ package struct UpgradePolicy: Sendable {
         package var clientAddress: IPAddress?
         /// The permessage-deflate parameters negotiated for the 101 and the handler alike (nil: none).
         package var deflate: DeflateParameters?
+
+        /// The headers of the 101 answer beyond `connection` and `upgrade`, in the order both transports send.
+        package func responseHeaders(for request: HTTPRequestHead) -> [(String, String)] {
+            let key = request.headers.first(name: "sec-websocket-key") ?? ""
+            var headers = [("Sec-WebSocket-Accept", HandshakeValidator.acceptValue(forKey: key))]
+            if let subprotocol = self.subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
+            if let deflate = self.deflate { headers.append(("Sec-WebSocket-Extensions", deflate.responseHeaderValue)) }
+            return headers
+        }
     }
 
     /// Decides on an upgrade request from `peer`. Capacity (overall and per address) is only checked here; the

@@ -20,10 +20,13 @@ import NIOHTTP1
 final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
     // @unchecked: `admission` is only touched on the connection's event loop, where NIO calls both methods.
     let policy: UpgradePolicy
+    /// False on the HTTP side of the epoll transport, whose loops have no shards: upgrades are refused there.
+    let acceptsUpgrades: Bool
     private var admission: UpgradePolicy.Admission?
 
-    init(policy: UpgradePolicy) {
+    init(policy: UpgradePolicy, acceptsUpgrades: Bool = true) {
         self.policy = policy
+        self.acceptsUpgrades = acceptsUpgrades
     }
 
     var supportedProtocol: String { "websocket" }
@@ -39,15 +42,17 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
         case .failure(let rejection):
             return channel.eventLoop.makeFailedFuture(rejection)
         case .success(let admission):
-            self.admission = admission
-            let key = upgradeRequest.headers.first(name: "sec-websocket-key") ?? ""
-            var headers = initialResponseHeaders
-            headers.add(name: "Sec-WebSocket-Accept", value: HandshakeValidator.acceptValue(forKey: key))
-            if let subprotocol = admission.subprotocol {
-                headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
+            guard self.acceptsUpgrades else {
+                // A connection the epoll transport handed over: it refused this upgrade a moment ago (or had no
+                // place left), and this side has no shard to serve it.
+                return channel.eventLoop.makeFailedFuture(
+                    HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity)
+                )
             }
-            if let deflate = admission.deflate {
-                headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
+            self.admission = admission
+            var headers = initialResponseHeaders
+            for (name, value) in admission.responseHeaders(for: upgradeRequest) {
+                headers.add(name: name, value: value)
             }
             return channel.eventLoop.makeSucceededFuture(headers)
         }

@@ -1,5 +1,8 @@
 import ChorusCore
 import Logging
+#if os(Linux)
+    import ChorusEpoll
+#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -15,21 +18,46 @@ package final class ChorusServer: Service, Sendable {
     package let metrics: MetricsExporter
     /// The Redis bus in cluster mode (`--redis`), nil on a single node.
     package let cluster: RedisClusterBus?
-    private let group: MultiThreadedEventLoopGroup
-    private let logger: Logger
+    /// NIO's loops: every connection on the NIO transport; on the epoll transport, the HTTP side only.
+    let group: MultiThreadedEventLoopGroup
+    /// The epoll transport's loops (they own the shards), empty on the NIO transport.
+    private let epollLoops: [any EventLoop]
+    let logger: Logger
     private let listening = OneShot<SocketAddress>()
     private let metricsListening = OneShot<SocketAddress?>()
 
     package init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+        let group: MultiThreadedEventLoopGroup
+        let shardLoops: [any EventLoop]
+        switch configuration.transport {
+        case .nio:
+            group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+            shardLoops = Array(group.makeIterator())
+            self.epollLoops = []
+        case .epoll:
+            // Plain HTTP (publish, metrics, health) and Redis need little: one NIO thread beside the epoll loops.
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            #if os(Linux)
+                shardLoops = (0..<configuration.eventLoops).map { index in
+                    do {
+                        return try EpollEventLoop(name: "chorus-epoll-\(index)")
+                    } catch {
+                        fatalError("cannot start an epoll loop: \(error)")
+                    }
+                }
+            #else
+                fatalError("the epoll transport needs Linux")
+            #endif
+            self.epollLoops = shardLoops
+        }
         let metrics = ChorusMetrics(version: ChorusVersion.current)
         let cluster = configuration.clusterSettings.map { settings in
             RedisClusterBus(settings: settings, loop: group.next(), logger: logger)
         }
         let hub = Hub(
-            loops: Array(group.makeIterator()),
+            loops: shardLoops,
             settings: configuration.shardSettings,
             observer: metrics,
             clusterBus: cluster
@@ -54,6 +82,7 @@ package final class ChorusServer: Service, Sendable {
         } catch {
             self.listening.complete(.failure(error))
             self.metricsListening.complete(.failure(error))
+            for loop in self.epollLoops { try? await loop.shutdownGracefully() }
             try? await self.group.shutdownGracefully()
             throw error
         }
@@ -66,18 +95,25 @@ package final class ChorusServer: Service, Sendable {
             metrics: self.metrics,
             access: access
         )
-        let serverChannel: any Channel
+        let listener: MainListener
         let metricsChannel: (any Channel)?
         do {
-            let bootstrap = ServerBootstrap(group: self.group)
-                .serverChannelOption(.backlog, value: 4096)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            serverChannel = try await initializer.applyChildOptions(to: bootstrap)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try initializer.initialize(channel) }
-                }
-                .bind(host: self.configuration.host, port: self.configuration.port)
-                .get()
+            switch self.configuration.transport {
+            case .nio:
+                let bootstrap = ServerBootstrap(group: self.group)
+                    .serverChannelOption(.backlog, value: 4096)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                listener = .nio(
+                    try await initializer.applyChildOptions(to: bootstrap)
+                        .childChannelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture { try initializer.initialize(channel) }
+                        }
+                        .bind(host: self.configuration.host, port: self.configuration.port)
+                        .get()
+                )
+            case .epoll:
+                listener = try await self.startEpoll(access: access, initializer: initializer)
+            }
             if let metricsPort = self.configuration.metricsPort {
                 metricsChannel = try await ServerBootstrap(group: self.group)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -93,10 +129,11 @@ package final class ChorusServer: Service, Sendable {
             self.listening.complete(.failure(error))
             self.metricsListening.complete(.failure(error))
             try? await self.cluster?.shutdown().get()
+            for loop in self.epollLoops { try? await loop.shutdownGracefully() }
             try? await self.group.shutdownGracefully()
             throw error
         }
-        let address = serverChannel.localAddress!
+        let address = listener.localAddress
         self.metrics.recordBaseline()
         self.listening.complete(.success(address))
         self.metricsListening.complete(.success(metricsChannel?.localAddress))
@@ -129,7 +166,7 @@ package final class ChorusServer: Service, Sendable {
 
         self.logger.info("graceful shutdown: draining", metadata: ["connections": "\(self.hub.reservedConnections)"])
         self.state.stopAccepting()
-        try? await serverChannel.close()
+        await listener.close()
         for task in pingTasks { task.cancel() }
         // The drain ends when the last connection is gone or the drain timeout passes, whichever is first.
         let loop = self.group.next()
@@ -147,6 +184,7 @@ package final class ChorusServer: Service, Sendable {
         )
         try? await metricsChannel?.close()
         try? await self.cluster?.shutdown().get()
+        for loop in self.epollLoops { try? await loop.shutdownGracefully() }
         try await self.group.shutdownGracefully()
     }
 

@@ -11,6 +11,7 @@ public struct ChorusMetrics: Sendable {
     let connectionsAccepted: Counter
     let connectionsClosed: [Counter]  // indexed by CloseReason.rawValue
     let handshakesRejected: [Counter]  // indexed by HandshakeRejectionReason.rawValue
+    let acceptFailures: Counter
     let channels: Gauge
     let subscriptions: Gauge
     let messagesPublished: [Counter]  // indexed by PublishSource.rawValue
@@ -81,6 +82,12 @@ public struct ChorusMetrics: Sendable {
                 labels: [("reason", reason.label)]
             )
         }
+        self.acceptFailures = r.makeCounter(
+            descriptor: .named(
+                "chorus_accept_failures_total",
+                help: "Connections the kernel could not hand over for lack of descriptors or memory (accepting pauses briefly)."
+            )
+        )
         self.channels = r.makeGauge(
             descriptor: .named("chorus_channels", help: "Channels with at least one local subscriber.")
         )

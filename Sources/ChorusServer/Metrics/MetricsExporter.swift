@@ -63,6 +63,7 @@ public final class MetricsExporter: Sendable {
         for reason in HandshakeRejectionReason.allCases {
             m.handshakesRejected[reason.rawValue].set(total: self.state.rejections(reason))
         }
+        m.acceptFailures.set(total: self.state.acceptFailureCount)
         m.channels.set(Int64(channels.count))
         m.subscriptions.set(Int64(total.subscriptions))
 

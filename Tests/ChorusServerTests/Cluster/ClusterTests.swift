@@ -2,6 +2,7 @@ import ChorusCore
 import ChorusRedis
 import ChorusServer
 import NIOCore
+import NIOPosix
 import Testing
 
 /// Cluster mode end to end: real redis-server processes, two in-process Chorus nodes, real sockets.
@@ -148,7 +149,7 @@ struct ClusterTests {
                 let other = try await RedisConnection.connect(
                     to: try RedisURL(parsing: redis.url),
                     mode: .commands,
-                    on: node.server.hub.shards[0].eventLoop
+                    on: MultiThreadedEventLoopGroup.singleton.next()
                 ).get()
                 for foreign in [ByteBuffer(string: "plain text"), ByteBuffer(bytes: [0xC1, 0x01, 0xFF, 0xFE])] {
                     #expect(try await other.send(RESPCommand("PUBLISH", [ByteBuffer(string: "chorus:mixed"), foreign])).get() == .integer(1))
@@ -171,7 +172,7 @@ struct ClusterTests {
                 let probe = try await RedisConnection.connect(
                     to: try RedisURL(parsing: redis.url),
                     mode: .commands,
-                    on: node.server.hub.shards[0].eventLoop
+                    on: MultiThreadedEventLoopGroup.singleton.next()
                 ).get()
                 func subscribersInRedis() async throws -> Int64 {
                     let reply = try await probe.send(RESPCommand("PUBSUB", ["NUMSUB", "chorus:topic"])).get()

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 import ChorusCore
 import ChorusServer
 import Logging
@@ -15,6 +20,12 @@ struct TestServer: Sendable {
         await self.group.triggerGracefulShutdown()
     }
 
+    /// The transport every test server runs: `CHORUS_TEST_TRANSPORT=epoll` runs the black-box suites on the
+    /// epoll transport (`.ci/run` runs them on both).
+    static var transport: ServerConfiguration.Transport {
+        getenv("CHORUS_TEST_TRANSPORT").flatMap { ServerConfiguration.Transport(rawValue: String(cString: $0)) } ?? .nio
+    }
+
     static func configuration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
@@ -22,6 +33,7 @@ struct TestServer: Sendable {
         configuration.eventLoops = 2
         // Clients that a test leaves open do not answer the shutdown's 1001; do not wait long for them.
         configuration.drainTimeout = .milliseconds(200)
+        configuration.transport = Self.transport
         adjust(&configuration)
         return configuration
     }

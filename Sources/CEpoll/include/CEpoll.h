@@ -1,0 +1,31 @@
+// The few Linux declarations Swift's Glibc module lacks (sys/epoll.h, sys/eventfd.h, accept4), wrapped so that
+// Swift never touches `struct epoll_event` (packed on x86_64, which Swift cannot import faithfully).
+#ifndef CHORUS_CEPOLL_H
+#define CHORUS_CEPOLL_H
+
+#include <stdint.h>
+
+#ifdef __linux__
+
+/// epoll_create1(EPOLL_CLOEXEC); -1 and errno on failure.
+int chorus_epoll_create(void);
+/// Adds (op 1), modifies (op 3) or deletes (op 2) `fd` with `events` and `data`. 0 or -1 and errno.
+int chorus_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits up to `timeout_ms` (-1: forever) for at most `max` events; writes each event's data and flags to
+/// the two arrays. Returns the count, or -1 and errno (EINTR included).
+int chorus_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int max, int timeout_ms);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC).
+int chorus_eventfd(void);
+/// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC).
+int chorus_accept(int fd);
+/// send(fd, buf, len, MSG_NOSIGNAL): a peer that went away gives EPIPE, never SIGPIPE.
+long chorus_send(int fd, const void *buf, unsigned long len);
+
+static const uint32_t CHORUS_EPOLLIN = 0x001;
+static const uint32_t CHORUS_EPOLLOUT = 0x004;
+static const uint32_t CHORUS_EPOLLERR = 0x008;
+static const uint32_t CHORUS_EPOLLHUP = 0x010;
+static const uint32_t CHORUS_EPOLLRDHUP = 0x2000;
+
+#endif
+#endif

@@ -1,0 +1,39 @@
+#if os(Linux)
+    import ChorusCore
+    import NIOCore
+
+    /// One upgraded connection's record in the epoll transport, kept in an array beside the shard's slab (same
+    /// index): no object per connection. Reset when the connection goes.
+    struct EpollConnection {
+        /// The socket, or -1 while the record is free.
+        var fd: Int32 = -1
+        /// The slab generation of the owner, to recognise stale epoll events and timers.
+        var generation: UInt32 = 0
+        var isEcho = false
+        /// The permessage-deflate window (9...15), 0 for none.
+        var deflateWindowBits: UInt8 = 0
+        /// Registered for EPOLLOUT (something is queued).
+        var watchesOutput = false
+        /// Close the socket once the queue is written (a close frame is the last thing in it).
+        var closeWhenFlushed = false
+        var closeReason: CloseReason?
+        var machine = WebSocketConnectionStateMachine()
+        var decoder: InboundFrameDecoder
+        /// The token's permissions; nil without tokens.
+        var grant: ChannelGrant?
+        /// What the front door needs back when the connection goes (nil: nothing beyond the capacity place).
+        var releaseContext: AnyObject?
+        /// Frames (or their unsent tails) the kernel did not take yet; nil while empty, so an idle connection
+        /// holds no queue.
+        var pending: [ByteBuffer]?
+        var pendingBytes = 0
+        /// The close-handshake deadline's timer, while one runs.
+        var closeTimer: Scheduled<Void>?
+
+        init(maxMessageBytes: Int) {
+            self.decoder = InboundFrameDecoder(maxMessageBytes: maxMessageBytes)
+        }
+
+        var isInUse: Bool { self.fd >= 0 }
+    }
+#endif

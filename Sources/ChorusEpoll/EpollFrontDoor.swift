@@ -1,0 +1,57 @@
+#if os(Linux)
+    import ChorusCore
+    import NIOCore
+    import NIOHTTP1
+
+    /// An upgrade the front door accepted: the bytes of its 101 answer and what the connection starts with.
+    package struct EpollAdmission {
+        /// The complete `101 Switching Protocols` response.
+        package var response: ByteBuffer
+        /// Channels to follow from the start (subscriber endpoint).
+        package var channels: [ChannelName]
+        /// The echo endpoint instead of a subscriber.
+        package var isEcho: Bool
+        package var grant: ChannelGrant?
+        package var deflate: DeflateParameters?
+        /// When the connection's token expires, if it has one.
+        package var tokenExpiry: NIODeadline?
+        /// Handed back to `connectionReleased` (for example the client address of a per-address limit).
+        package var releaseContext: AnyObject?
+
+        package init(
+            response: ByteBuffer,
+            channels: [ChannelName],
+            isEcho: Bool,
+            grant: ChannelGrant?,
+            deflate: DeflateParameters?,
+            tokenExpiry: NIODeadline?,
+            releaseContext: AnyObject?
+        ) {
+            self.response = response
+            self.channels = channels
+            self.isEcho = isEcho
+            self.grant = grant
+            self.deflate = deflate
+            self.tokenExpiry = tokenExpiry
+            self.releaseContext = releaseContext
+        }
+    }
+
+    /// The server's side of the epoll transport: decides on upgrade requests and serves everything that is not
+    /// an accepted upgrade (plain HTTP, refused upgrades) on the HTTP side, so that one port serves it all.
+    package protocol EpollFrontDoor: AnyObject, Sendable {
+        /// Decides on a complete WebSocket upgrade request from the socket `fd`, on the loop that owns it. An
+        /// admission has taken its capacity place; nil hands the request to the HTTP side, which answers it.
+        func admit(_ head: HTTPRequestHead, fd: Int32) -> EpollAdmission?
+        /// Serves the socket `fd` on the HTTP side from now on, replaying `bytes` (what was read so far). The
+        /// transport no longer watches or closes `fd`.
+        func handOff(fd: Int32, bytes: ByteBuffer)
+        /// A client sent no complete request within the handshake timeout; its socket was closed.
+        func handshakeTimedOut()
+        /// An admitted connection is gone: give back its capacity place.
+        func connectionReleased(_ context: AnyObject?)
+        /// accept failed for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM); accepting pauses
+        /// briefly and resumes.
+        func acceptFailed(errno: Int32)
+    }
+#endif

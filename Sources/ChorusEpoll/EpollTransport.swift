@@ -1,0 +1,565 @@
+#if os(Linux)
+    import CEpoll
+    import ChorusCore
+    import Glibc
+    import NIOCore
+    import NIOHTTP1
+
+    /// Settings of the epoll transport that are not the shard's.
+    package struct EpollTransportSettings: Sendable {
+        /// Requests slower than this to send a complete head are closed.
+        package var handshakeTimeout: TimeAmount = .seconds(10)
+        /// A request head larger than this is handed to the HTTP side (which refuses it).
+        package var maxHeadBytes = 8192
+        /// SO_SNDBUF for accepted sockets, or nil for the kernel's default.
+        package var socketSendBufferBytes: Int?
+        /// Pending outbound bytes past which a connection counts as not writable (slow consumer); it turns
+        /// writable again below half of it.
+        package var maxPendingBytes = 1024 * 1024
+
+        package init() {}
+    }
+
+    /// One epoll loop's connections: its listening socket, requests being read, and upgraded connections, whose
+    /// records sit in an array beside the shard's slab. It is the `ConnectionSink` of all of them.
+    ///
+    /// Loop-confined: created, used and dropped on its `EpollEventLoop`.
+    package final class EpollTransport: EpollReadinessHandler, ConnectionSink {
+        private enum Kind: UInt64 {
+            case listener = 0
+            case handshake = 1
+            case connection = 2
+        }
+
+        private let loop: EpollEventLoop
+        private let hub: Hub
+        private let shard: Shard
+        private let frontDoor: any EpollFrontDoor
+        private let settings: EpollTransportSettings
+        private var listeners: [Int32] = []
+        /// Every loop of the transport, this one included: accepted sockets go to them in turn.
+        private var peers: [EpollEventLoop] = []
+        private var nextPeer = 0
+        private var acceptPaused = false
+        /// Requests still being read, by socket, with the buffer holding what arrived so far (nil until a
+        /// read leaves an incomplete head).
+        private var handshakes: [Int32: Handshake] = [:]
+        private var records: [EpollConnection] = []
+        /// One read buffer for every socket of the loop.
+        private var scratch: ByteBuffer
+        private let allocator = ByteBufferAllocator()
+        private var sweepTask: RepeatedTask?
+
+        private struct Handshake {
+            var buffer: ByteBuffer?
+            var deadline: NIODeadline
+        }
+
+        package init(loop: EpollEventLoop, hub: Hub, frontDoor: any EpollFrontDoor, settings: EpollTransportSettings) {
+            loop.preconditionInEventLoop()
+            self.loop = loop
+            self.hub = hub
+            self.shard = hub.shard(on: loop)
+            self.frontDoor = frontDoor
+            self.settings = settings
+            self.scratch = ByteBufferAllocator().buffer(capacity: 65536)
+            let sweep = min(max(settings.handshakeTimeout.nanoseconds / 4, 10_000_000), 1_000_000_000)
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            // The task holds the transport until it is cancelled at the loop's exit.
+            self.sweepTask = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(sweep), delay: .nanoseconds(sweep)) {
+                _ in bound.value.expireHandshakes()
+            }
+        }
+
+        /// Starts accepting on `fd` (a bound, listening, non-blocking socket this transport now owns), handing
+        /// the accepted sockets to `peers` in turn (the loops of all transports, this one's included).
+        package func listen(on fd: Int32, peers: [EpollEventLoop]) {
+            self.peers = peers
+            self.listeners.append(fd)
+            _ = self.loop.register(fd, events: CHORUS_EPOLLIN, token: Self.token(.listener, fd: fd))
+        }
+
+        /// Stops accepting: closes the listening sockets (graceful shutdown).
+        package func stopListening() {
+            for fd in self.listeners { Glibc.close(fd) }
+            self.listeners = []
+        }
+
+        package func loopWillExit() {
+            self.sweepTask?.cancel()
+            self.stopListening()
+            for fd in self.handshakes.keys { Glibc.close(fd) }
+            self.handshakes = [:]
+            for slot in self.records.indices where self.records[slot].isInUse {
+                self.connectionGone(slot: UInt32(slot))
+            }
+        }
+
+        // MARK: Readiness
+
+        private static func token(_ kind: Kind, fd: Int32) -> UInt64 {
+            kind.rawValue << 62 | UInt64(UInt32(bitPattern: fd))
+        }
+
+        private static func connectionToken(slot: UInt32, generation: UInt32) -> UInt64 {
+            Kind.connection.rawValue << 62 | UInt64(generation & 0x3FFF_FFFF) << 32 | UInt64(slot)
+        }
+
+        package func ready(token: UInt64, events: UInt32) {
+            switch Kind(rawValue: token >> 62) {
+            case .listener:
+                self.acceptAll(from: Int32(bitPattern: UInt32(truncatingIfNeeded: token)))
+            case .handshake:
+                self.readHandshake(fd: Int32(bitPattern: UInt32(truncatingIfNeeded: token)))
+            case .connection:
+                let slot = UInt32(truncatingIfNeeded: token)
+                let generation = UInt32(truncatingIfNeeded: token >> 32) & 0x3FFF_FFFF
+                guard Int(slot) < self.records.count, self.records[Int(slot)].isInUse,
+                    self.records[Int(slot)].generation & 0x3FFF_FFFF == generation
+                else { return }
+                if events & CHORUS_EPOLLOUT != 0 { self.flushQueue(slot: slot) }
+                if events & (CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP | CHORUS_EPOLLHUP | CHORUS_EPOLLERR) != 0,
+                    self.records[Int(slot)].isInUse
+                {
+                    self.readConnection(slot: slot)
+                }
+            case nil:
+                break
+            }
+        }
+
+        // MARK: Accepting
+
+        private func acceptAll(from listener: Int32) {
+            while !self.acceptPaused {
+                let fd = chorus_accept(listener)
+                if fd < 0 {
+                    switch errno {
+                    case EAGAIN, EWOULDBLOCK: return
+                    case EINTR, ECONNABORTED, EPROTO: continue
+                    case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                        self.frontDoor.acceptFailed(errno: errno)
+                        self.pauseAccepting()
+                        return
+                    default:
+                        self.frontDoor.acceptFailed(errno: errno)
+                        return
+                    }
+                }
+                if self.peers.count > 1 {
+                    let peer = self.peers[self.nextPeer]
+                    self.nextPeer = (self.nextPeer + 1) % self.peers.count
+                    if peer !== self.loop {
+                        peer.adopt(fd)
+                        continue
+                    }
+                }
+                self.adopt(fd)
+            }
+        }
+
+        /// Starts reading the request of an accepted socket.
+        package func adopt(_ fd: Int32) {
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if var bytes = self.settings.socketSendBufferBytes.map(Int32.init(clamping:)) {
+                setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+            }
+            guard self.loop.register(fd, events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP, token: Self.token(.handshake, fd: fd))
+            else {
+                Glibc.close(fd)
+                return
+            }
+            self.handshakes[fd] = Handshake(buffer: nil, deadline: .now() + self.settings.handshakeTimeout)
+        }
+
+        /// Out of descriptors: stop watching the listeners for 100 ms rather than spin on them.
+        private func pauseAccepting() {
+            self.acceptPaused = true
+            for fd in self.listeners { self.loop.modify(fd, events: 0, token: Self.token(.listener, fd: fd)) }
+            let bound = NIOLoopBound(self, eventLoop: self.loop)
+            _ = self.loop.scheduleTask(in: .milliseconds(100)) {
+                let transport = bound.value
+                transport.acceptPaused = false
+                for fd in transport.listeners {
+                    transport.loop.modify(fd, events: CHORUS_EPOLLIN, token: Self.token(.listener, fd: fd))
+                }
+            }
+        }
+
+        // MARK: Handshakes
+
+        private func readHandshake(fd: Int32) {
+            guard var handshake = self.handshakes[fd] else { return }
+            var buffer = handshake.buffer ?? self.shard.pool.acquire(minimumCapacity: 1024)
+            handshake.buffer = nil
+            while true {
+                if buffer.writableBytes == 0 {
+                    buffer.reserveCapacity(minimumWritableBytes: min(4096, self.settings.maxHeadBytes))
+                }
+                let count = Self.read(fd, into: &buffer)
+                if count <= 0 {
+                    let error = errno
+                    if count < 0 && (error == EAGAIN || error == EWOULDBLOCK) { break }
+                    if count < 0 && error == EINTR { continue }
+                    // EOF or reset before a complete request.
+                    self.handshakes[fd] = nil
+                    self.shard.pool.release(buffer)
+                    Glibc.close(fd)
+                    return
+                }
+                if buffer.readableBytes >= self.settings.maxHeadBytes { break }
+            }
+            switch RequestHeadParser.parse(buffer) {
+            case .incomplete where buffer.readableBytes < self.settings.maxHeadBytes:
+                handshake.buffer = buffer
+                self.handshakes[fd] = handshake
+            case .incomplete, .unsupported:
+                self.handOff(fd: fd, buffer: buffer)
+            case .complete(let head, let length):
+                guard head.isWebSocketUpgrade, let admission = self.frontDoor.admit(head, fd: fd) else {
+                    self.handOff(fd: fd, buffer: buffer)
+                    return
+                }
+                self.handshakes[fd] = nil
+                buffer.moveReaderIndex(forwardBy: length)
+                self.upgrade(fd: fd, admission: admission, leftover: &buffer)
+                self.shard.pool.release(buffer)
+            }
+        }
+
+        private func handOff(fd: Int32, buffer: ByteBuffer) {
+            self.handshakes[fd] = nil
+            self.loop.deregister(fd)
+            // The HTTP side keeps the bytes; the pool gets a buffer back only when it is not shared.
+            self.frontDoor.handOff(fd: fd, bytes: buffer)
+        }
+
+        private func expireHandshakes() {
+            let now = NIODeadline.now()
+            for (fd, handshake) in self.handshakes where handshake.deadline <= now {
+                self.handshakes[fd] = nil
+                if let buffer = handshake.buffer { self.shard.pool.release(buffer) }
+                Glibc.close(fd)
+                self.frontDoor.handshakeTimedOut()
+            }
+        }
+
+        // MARK: Upgraded connections
+
+        private func upgrade(fd: Int32, admission: EpollAdmission, leftover: inout ByteBuffer) {
+            let id = self.shard.register(self)
+            let slot = Int(id.index)
+            while self.records.count <= slot {
+                self.records.append(EpollConnection(maxMessageBytes: self.shard.settings.maxMessageBytes))
+            }
+            var record = EpollConnection(maxMessageBytes: self.shard.settings.maxMessageBytes)
+            record.fd = fd
+            record.generation = id.generation
+            record.isEcho = admission.isEcho
+            record.grant = admission.grant
+            record.releaseContext = admission.releaseContext
+            if let deflate = admission.deflate {
+                record.deflateWindowBits = deflate.serverMaxWindowBits
+                // RSV1 marks a compressed message (RFC 7692 §6).
+                record.decoder.allowedReservedBits = 0x40
+                self.shard.setDeflateWindowBits(id, deflate.serverMaxWindowBits)
+                self.hub.compressionConnectionOpened()
+            }
+            self.records[slot] = record
+            self.loop.modify(
+                fd,
+                events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP,
+                token: Self.connectionToken(slot: id.index, generation: id.generation)
+            )
+            self.send(admission.response, slot: id.index)
+            for channel in admission.channels {
+                // The upgrade policy already checked the count against the limit.
+                _ = self.shard.subscribe(id, to: channel)
+            }
+            if let expiry = admission.tokenExpiry { self.shard.setTokenExpiry(id, expiry) }
+            if leftover.readableBytes > 0, self.records[slot].isInUse {
+                self.consume(&leftover, slot: id.index)
+            }
+        }
+
+        /// One read(2) into `buffer`'s writable space: the byte count, 0 at EOF, -1 with `errno` set.
+        private static func read(_ fd: Int32, into buffer: inout ByteBuffer) -> Int {
+            var result = 0
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
+                result = Glibc.read(fd, space.baseAddress, space.count)
+                return max(0, result)
+            }
+            return result
+        }
+
+        private func id(_ slot: UInt32) -> ConnectionID {
+            ConnectionID(index: slot, generation: self.records[Int(slot)].generation)
+        }
+
+        private func readConnection(slot: UInt32) {
+            let fd = self.records[Int(slot)].fd
+            // A few reads per readiness, so one busy client cannot starve the loop's others.
+            for _ in 0..<4 {
+                self.scratch.clear()
+                let count = Self.read(fd, into: &self.scratch)
+                if count <= 0 {
+                    let error = errno
+                    if count < 0 && (error == EAGAIN || error == EWOULDBLOCK) { return }
+                    if count < 0 && error == EINTR { continue }
+                    // EOF (a half-closed peer included) or a reset: nothing more will come.
+                    if count < 0, self.records[Int(slot)].closeReason == nil {
+                        self.records[Int(slot)].closeReason = .error
+                    }
+                    self.connectionGone(slot: slot)
+                    return
+                }
+                self.consume(&self.scratch, slot: slot)
+                guard self.records[Int(slot)].isInUse, self.records[Int(slot)].fd == fd else { return }
+                if count < self.scratch.capacity { return }
+            }
+        }
+
+        /// Decodes `input` and acts on every event, until it is used up or the connection stops reading.
+        private func consume(_ input: inout ByteBuffer, slot: UInt32) {
+            let id = self.id(slot)
+            self.shard.touch(id)
+            let inflater = self.records[Int(slot)].deflateWindowBits != 0 ? self.shard.inflater : nil
+            while self.records[Int(slot)].isInUse,
+                let event = self.records[Int(slot)].decoder.next(from: &input, pool: self.shard.pool, inflater: inflater)
+            {
+                self.handle(event, slot: slot, id: id)
+                guard self.records[Int(slot)].isInUse else { return }
+                let state = self.records[Int(slot)].machine.state
+                if state == .closed || state == .closingByPeer { break }
+            }
+        }
+
+        private func handle(_ event: InboundEvent, slot: UInt32, id: ConnectionID) {
+            switch event {
+            case .text(let message):
+                guard self.records[Int(slot)].machine.isOpen else { return }
+                if self.records[Int(slot)].isEcho {
+                    self.echo(message, opcode: .text, id: id, slot: slot)
+                } else if let close = SubscriberCommands.apply(
+                    message,
+                    id: id,
+                    shard: self.shard,
+                    hub: self.hub,
+                    grant: self.records[Int(slot)].grant
+                ) {
+                    self.close(slot: slot, code: close.code, reason: close.reason, because: close.cause)
+                }
+            case .binary(let message):
+                guard self.records[Int(slot)].machine.isOpen else { return }
+                if self.records[Int(slot)].isEcho {
+                    self.echo(message, opcode: .binary, id: id, slot: slot)
+                } else {
+                    self.close(
+                        slot: slot,
+                        code: .unsupportedData,
+                        reason: "binary messages are not accepted",
+                        because: .protocolError
+                    )
+                }
+            case .ping(let payload):
+                guard self.records[Int(slot)].machine.isOpen else { return }
+                self.send(FrameEncoder.pong(payload: payload, allocator: self.allocator), slot: slot)
+            case .pong:
+                break
+            case .close(let code, _):
+                switch self.records[Int(slot)].machine.peerClosed() {
+                case .echoThenCloseSocket:
+                    self.records[Int(slot)].closeReason = code == CloseCode.goingAway.rawValue ? .goingAway : .normal
+                    self.shard.markClosing(id)
+                    let echo = FrameEncoder.closeEcho(code: code, allocator: self.allocator)
+                    self.sendThenClose(echo, slot: slot)
+                case .closeSocket:
+                    self.connectionGone(slot: slot)
+                case .ignore:
+                    break
+                }
+            case .failure(let code, let reason):
+                guard self.records[Int(slot)].machine.closeRequested() else {
+                    self.connectionGone(slot: slot)
+                    return
+                }
+                // The peer broke the protocol: say why, then close without waiting for its answer.
+                self.records[Int(slot)].closeReason = CloseReason(failure: code)
+                self.shard.markClosing(id)
+                self.sendThenClose(
+                    FrameEncoder.close(code: code, reason: reason, allocator: self.allocator),
+                    slot: slot
+                )
+            }
+        }
+
+        /// The echo endpoint's answer, written through the shard like the NIO transport's.
+        private func echo(_ message: ByteBuffer, opcode: WebSocketOpcode, id: ConnectionID, slot: UInt32) {
+            let frame = Frame(opcode: opcode, payload: message, allocator: self.allocator)
+            let compressed =
+                self.records[Int(slot)].deflateWindowBits != 0 ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
+            self.shard.deliver(frame, compressed: compressed, toConnection: id)
+        }
+
+        // MARK: Writing
+
+        /// Writes `bytes` now if nothing is queued, queueing what the kernel does not take (without copying).
+        private func send(_ bytes: ByteBuffer, slot: UInt32) {
+            guard self.records[Int(slot)].isInUse else { return }
+            if self.records[Int(slot)].pending != nil {
+                self.enqueue(bytes, slot: slot)
+                return
+            }
+            var bytes = bytes
+            let fd = self.records[Int(slot)].fd
+            while bytes.readableBytes > 0 {
+                let written = bytes.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
+                if written >= 0 {
+                    bytes.moveReaderIndex(forwardBy: written)
+                    continue
+                }
+                switch errno {
+                case EINTR: continue
+                case EAGAIN, EWOULDBLOCK:
+                    self.enqueue(bytes, slot: slot)
+                    return
+                default:
+                    // EPIPE, ECONNRESET: the peer is gone.
+                    if self.records[Int(slot)].closeReason == nil { self.records[Int(slot)].closeReason = .error }
+                    self.connectionGone(slot: slot)
+                    return
+                }
+            }
+        }
+
+        private func enqueue(_ bytes: ByteBuffer, slot: UInt32) {
+            let index = Int(slot)
+            if self.records[index].pending == nil { self.records[index].pending = [] }
+            self.records[index].pending!.append(bytes)
+            self.records[index].pendingBytes += bytes.readableBytes
+            if !self.records[index].watchesOutput {
+                self.records[index].watchesOutput = true
+                self.loop.modify(
+                    self.records[index].fd,
+                    events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP | CHORUS_EPOLLOUT,
+                    token: Self.connectionToken(slot: slot, generation: self.records[index].generation)
+                )
+            }
+            if self.records[index].pendingBytes > self.settings.maxPendingBytes {
+                self.shard.setWritable(self.id(slot), false)
+            }
+        }
+
+        /// Writes queued bytes on EPOLLOUT; stops watching for it once the queue is empty.
+        private func flushQueue(slot: UInt32) {
+            let index = Int(slot)
+            let fd = self.records[index].fd
+            while var first = self.records[index].pending?.first {
+                let written = first.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
+                if written < 0 {
+                    switch errno {
+                    case EINTR: continue
+                    case EAGAIN, EWOULDBLOCK: return
+                    default:
+                        if self.records[index].closeReason == nil { self.records[index].closeReason = .error }
+                        self.connectionGone(slot: slot)
+                        return
+                    }
+                }
+                self.records[index].pendingBytes -= written
+                first.moveReaderIndex(forwardBy: written)
+                if first.readableBytes == 0 {
+                    self.records[index].pending!.removeFirst()
+                } else {
+                    self.records[index].pending![0] = first
+                }
+            }
+            self.records[index].pending = nil
+            self.records[index].pendingBytes = 0
+            self.records[index].watchesOutput = false
+            self.loop.modify(
+                fd,
+                events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP,
+                token: Self.connectionToken(slot: slot, generation: self.records[index].generation)
+            )
+            self.shard.setWritable(self.id(slot), true)
+            if self.records[index].closeWhenFlushed { self.connectionGone(slot: slot) }
+        }
+
+        /// Sends a final frame and closes the socket once it is written.
+        private func sendThenClose(_ bytes: ByteBuffer, slot: UInt32) {
+            self.send(bytes, slot: slot)
+            guard self.records[Int(slot)].isInUse else { return }
+            if self.records[Int(slot)].pending == nil {
+                self.connectionGone(slot: slot)
+            } else {
+                self.records[Int(slot)].closeWhenFlushed = true
+            }
+        }
+
+        /// Releases everything the connection holds, exactly once.
+        private func connectionGone(slot: UInt32) {
+            let index = Int(slot)
+            guard self.records[index].isInUse else { return }
+            let id = self.id(slot)
+            Glibc.close(self.records[index].fd)
+            self.records[index].closeTimer?.cancel()
+            self.records[index].decoder.releaseBuffers(to: self.shard.pool)
+            let reason = self.records[index].closeReason ?? .error
+            let compressed = self.records[index].deflateWindowBits != 0
+            let context = self.records[index].releaseContext
+            self.records[index] = EpollConnection(maxMessageBytes: self.shard.settings.maxMessageBytes)
+            self.shard.release(id, reason: reason)
+            if compressed { self.hub.compressionConnectionClosed() }
+            self.frontDoor.connectionReleased(context)
+        }
+
+        // MARK: ConnectionSink
+
+        package func write(_ bytes: ByteBuffer, slot: UInt32) {
+            self.send(bytes, slot: slot)
+        }
+
+        package func flush(slot: UInt32) {
+            // `write` already handed the bytes to the kernel (or queued them for EPOLLOUT).
+        }
+
+        package func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
+            let index = Int(slot)
+            guard self.records[index].isInUse, self.records[index].machine.closeRequested() else { return }
+            self.records[index].closeReason = cause
+            self.shard.markClosing(self.id(slot))
+            self.send(FrameEncoder.close(code: code, reason: reason, allocator: self.allocator), slot: slot)
+            guard self.records[index].isInUse else { return }
+            // Wait for the peer's close frame, but not forever.
+            let generation = self.records[index].generation
+            let bound = NIOLoopBound(self, eventLoop: self.loop)
+            self.records[index].closeTimer = self.loop.scheduleTask(in: self.shard.settings.closeTimeout) {
+                let transport = bound.value
+                guard transport.records[index].isInUse, transport.records[index].generation == generation else {
+                    return
+                }
+                transport.connectionGone(slot: slot)
+            }
+        }
+
+        package func pendingOutboundBytes(slot: UInt32) -> Int {
+            self.records[Int(slot)].pendingBytes
+        }
+
+        package func bufferedInboundBytes(slot: UInt32) -> Int {
+            self.records[Int(slot)].decoder.bufferedCapacity
+        }
+    }
+
+    @available(*, unavailable)
+    extension EpollTransport: Sendable {}
+
+    extension HTTPRequestHead {
+        /// `Upgrade: websocket` (the front door checks the rest of RFC 6455's handshake).
+        fileprivate var isWebSocketUpgrade: Bool {
+            self.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+        }
+    }
+#endif

@@ -1,0 +1,48 @@
+#if os(Linux)
+    import ChorusCore
+    import ChorusEpoll
+    import Glibc
+    import NIOCore
+
+    extension ChorusServer {
+        /// Binds one listener per epoll loop on the main port (SO_REUSEPORT: the kernel spreads connections over
+        /// the loops) and starts each loop's transport. With port 0 the first listener picks the port.
+        func startEpoll(access: AccessControl, initializer: ChannelInitializer) async throws -> MainListener {
+            let policy = UpgradePolicy(configuration: self.configuration, hub: self.hub, state: self.state, access: access)
+            let frontDoor = EpollUpgradeFrontDoor(
+                policy: policy,
+                initializer: initializer,
+                httpGroup: self.group,
+                logger: self.logger
+            )
+            var settings = EpollTransportSettings()
+            settings.handshakeTimeout = self.configuration.handshakeTimeout
+            settings.socketSendBufferBytes = self.configuration.socketSendBufferBytes
+            settings.maxPendingBytes = self.configuration.maxPendingBytes
+            let requested = try SocketAddress.makeAddressResolvingHost(self.configuration.host, port: self.configuration.port)
+            // One listener; its loop hands accepted sockets to every loop in turn, so connections spread evenly.
+            let fd = try EpollSockets.listen(on: requested)
+            let address = EpollSockets.localAddress(of: fd) ?? requested
+            let loops = self.hub.shards.map { shard in
+                guard let loop = shard.eventLoop as? EpollEventLoop else {
+                    fatalError("Internal inconsistency: an epoll shard on \(shard.eventLoop)")
+                }
+                return loop
+            }
+            let transportSettings = settings
+            var transports: [NIOLoopBound<EpollTransport>] = []
+            let hub = self.hub
+            for loop in loops {
+                transports.append(
+                    try await loop.submit {
+                        let transport = EpollTransport(loop: loop, hub: hub, frontDoor: frontDoor, settings: transportSettings)
+                        loop.handler = transport
+                        if loop === loops[0] { transport.listen(on: fd, peers: loops) }
+                        return NIOLoopBound(transport, eventLoop: loop)
+                    }.get()
+                )
+            }
+            return .epoll(address: address, transports: transports)
+        }
+    }
+#endif
