@@ -7,12 +7,16 @@
 #     ALLOCATOR  glibc | glibc-arena2 (MALLOC_ARENA_MAX=2) | jemalloc (LD_PRELOAD libjemalloc.so.2)
 #     SCENARIO   idle-N (N idle connections, 4 source addresses) | broadcast-SUBSCRIBERSxRATE (64 B, 10 s)
 #   e.g. scripts/bench-full.sh .build/release glibc idle-18000 broadcast-10000x10 broadcast-1000x100
+#   TRANSPORT=epoll runs the server with --transport epoll (results get an -epoll suffix); default nio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN_DIR=${1:?usage: scripts/bench-full.sh BIN_DIR ALLOCATOR SCENARIO...}
 ALLOCATOR=${2:?allocator: glibc, glibc-arena2 or jemalloc}
 shift 2
 RESULTS=Benchmarks/Results
+TRANSPORT=${TRANSPORT:-nio}
+SUFFIX=""
+[ "$TRANSPORT" = nio ] || SUFFIX="-$TRANSPORT"
 mkdir -p "$RESULTS"
 
 case "$ALLOCATOR" in
@@ -24,13 +28,14 @@ esac
 
 for SCENARIO in "$@"; do
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    env "${SERVER_ENV[@]}" taskset -c 0 "$BIN_DIR/chorus" --port "$PORT" --event-loops 1 --log-level warning &
+    env "${SERVER_ENV[@]}" taskset -c 0 "$BIN_DIR/chorus" --port "$PORT" --event-loops 1 --transport "$TRANSPORT" \
+        --log-level warning &
     SERVER=$!
     trap 'kill $SERVER 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
     BENCH=(taskset -c 1 "$BIN_DIR/chorus-bench")
-    COMMON=(--server-pid "$SERVER" --label "$ALLOCATOR" --json "$RESULTS/$SCENARIO-$ALLOCATOR.json")
-    echo "== $SCENARIO, $ALLOCATOR (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+    COMMON=(--server-pid "$SERVER" --label "$ALLOCATOR$SUFFIX" --json "$RESULTS/$SCENARIO-$ALLOCATOR$SUFFIX.json")
+    echo "== $SCENARIO, $ALLOCATOR, $TRANSPORT (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
     case "$SCENARIO" in
     idle-*)
         "${BENCH[@]}" idle --url "ws://127.0.0.1:$PORT/ws/idle" --connections "${SCENARIO#idle-}" \

@@ -45,6 +45,11 @@
         /// read leaves an incomplete head).
         private var handshakes: [Int32: Handshake] = [:]
         private var records: [EpollConnection] = []
+        /// Decoders of connections with a partly received frame or message, by slot. An idle decoder holds no
+        /// state beyond the loop's settings, so idle connections keep none.
+        private var activeDecoders: [UInt32: InboundFrameDecoder] = [:]
+        /// Close-handshake deadlines of connections the server is closing, by slot.
+        private var closeTimers: [UInt32: Scheduled<Void>] = [:]
         /// One read buffer for every socket of the loop.
         private var scratch: ByteBuffer
         private let allocator = ByteBufferAllocator()
@@ -251,9 +256,9 @@
             let id = self.shard.register(self)
             let slot = Int(id.index)
             while self.records.count <= slot {
-                self.records.append(EpollConnection(maxMessageBytes: self.shard.settings.maxMessageBytes))
+                self.records.append(EpollConnection())
             }
-            var record = EpollConnection(maxMessageBytes: self.shard.settings.maxMessageBytes)
+            var record = EpollConnection()
             record.fd = fd
             record.generation = id.generation
             record.isEcho = admission.isEcho
@@ -261,8 +266,6 @@
             record.releaseContext = admission.releaseContext
             if let deflate = admission.deflate {
                 record.deflateWindowBits = deflate.serverMaxWindowBits
-                // RSV1 marks a compressed message (RFC 7692 §6).
-                record.decoder.allowedReservedBits = 0x40
                 self.shard.setDeflateWindowBits(id, deflate.serverMaxWindowBits)
                 self.hub.compressionConnectionOpened()
             }
@@ -299,6 +302,7 @@
 
         private func readConnection(slot: UInt32) {
             let fd = self.records[Int(slot)].fd
+            let generation = self.records[Int(slot)].generation
             // A few reads per readiness, so one busy client cannot starve the loop's others.
             for _ in 0..<4 {
                 self.scratch.clear()
@@ -315,7 +319,7 @@
                     return
                 }
                 self.consume(&self.scratch, slot: slot)
-                guard self.records[Int(slot)].isInUse, self.records[Int(slot)].fd == fd else { return }
+                guard self.records[Int(slot)].isInUse, self.records[Int(slot)].generation == generation else { return }
                 if count < self.scratch.capacity { return }
             }
         }
@@ -324,15 +328,29 @@
         private func consume(_ input: inout ByteBuffer, slot: UInt32) {
             let id = self.id(slot)
             self.shard.touch(id)
-            let inflater = self.records[Int(slot)].deflateWindowBits != 0 ? self.shard.inflater : nil
-            while self.records[Int(slot)].isInUse,
-                let event = self.records[Int(slot)].decoder.next(from: &input, pool: self.shard.pool, inflater: inflater)
-            {
+            let compressed = self.records[Int(slot)].deflateWindowBits != 0
+            let inflater = compressed ? self.shard.inflater : nil
+            var decoder = self.activeDecoders.removeValue(forKey: slot) ?? self.makeDecoder(compressed: compressed)
+            while let event = decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
                 self.handle(event, slot: slot, id: id)
-                guard self.records[Int(slot)].isInUse else { return }
+                guard self.records[Int(slot)].isInUse, self.records[Int(slot)].generation == id.generation else {
+                    // Gone while handling the event: the decoder's buffers go back to the pool.
+                    decoder.releaseBuffers(to: self.shard.pool)
+                    return
+                }
                 let state = self.records[Int(slot)].machine.state
                 if state == .closed || state == .closingByPeer { break }
             }
+            if !decoder.isIdle || decoder.bufferedCapacity > 0 {
+                self.activeDecoders[slot] = decoder
+            }
+        }
+
+        private func makeDecoder(compressed: Bool) -> InboundFrameDecoder {
+            var decoder = InboundFrameDecoder(maxMessageBytes: self.shard.settings.maxMessageBytes)
+            // RSV1 marks a compressed message (RFC 7692 §6).
+            if compressed { decoder.allowedReservedBits = 0x40 }
+            return decoder
         }
 
         private func handle(_ event: InboundEvent, slot: UInt32, id: ConnectionID) {
@@ -437,7 +455,7 @@
             let index = Int(slot)
             if self.records[index].pending == nil { self.records[index].pending = [] }
             self.records[index].pending!.append(bytes)
-            self.records[index].pendingBytes += bytes.readableBytes
+            self.records[index].pendingBytes += UInt32(bytes.readableBytes)
             if !self.records[index].watchesOutput {
                 self.records[index].watchesOutput = true
                 self.loop.modify(
@@ -446,7 +464,7 @@
                     token: Self.connectionToken(slot: slot, generation: self.records[index].generation)
                 )
             }
-            if self.records[index].pendingBytes > self.settings.maxPendingBytes {
+            if Int(self.records[index].pendingBytes) > self.settings.maxPendingBytes {
                 self.shard.setWritable(self.id(slot), false)
             }
         }
@@ -467,7 +485,7 @@
                         return
                     }
                 }
-                self.records[index].pendingBytes -= written
+                self.records[index].pendingBytes -= UInt32(written)
                 first.moveReaderIndex(forwardBy: written)
                 if first.readableBytes == 0 {
                     self.records[index].pending!.removeFirst()
@@ -504,12 +522,14 @@
             guard self.records[index].isInUse else { return }
             let id = self.id(slot)
             Glibc.close(self.records[index].fd)
-            self.records[index].closeTimer?.cancel()
-            self.records[index].decoder.releaseBuffers(to: self.shard.pool)
+            self.closeTimers.removeValue(forKey: slot)?.cancel()
+            if var decoder = self.activeDecoders.removeValue(forKey: slot) {
+                decoder.releaseBuffers(to: self.shard.pool)
+            }
             let reason = self.records[index].closeReason ?? .error
             let compressed = self.records[index].deflateWindowBits != 0
             let context = self.records[index].releaseContext
-            self.records[index] = EpollConnection(maxMessageBytes: self.shard.settings.maxMessageBytes)
+            self.records[index] = EpollConnection()
             self.shard.release(id, reason: reason)
             if compressed { self.hub.compressionConnectionClosed() }
             self.frontDoor.connectionReleased(context)
@@ -535,7 +555,7 @@
             // Wait for the peer's close frame, but not forever.
             let generation = self.records[index].generation
             let bound = NIOLoopBound(self, eventLoop: self.loop)
-            self.records[index].closeTimer = self.loop.scheduleTask(in: self.shard.settings.closeTimeout) {
+            self.closeTimers[slot] = self.loop.scheduleTask(in: self.shard.settings.closeTimeout) {
                 let transport = bound.value
                 guard transport.records[index].isInUse, transport.records[index].generation == generation else {
                     return
@@ -545,11 +565,11 @@
         }
 
         package func pendingOutboundBytes(slot: UInt32) -> Int {
-            self.records[Int(slot)].pendingBytes
+            Int(self.records[Int(slot)].pendingBytes)
         }
 
         package func bufferedInboundBytes(slot: UInt32) -> Int {
-            self.records[Int(slot)].decoder.bufferedCapacity
+            self.activeDecoders[slot]?.bufferedCapacity ?? 0
         }
     }
 
