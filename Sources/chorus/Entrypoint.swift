@@ -32,7 +32,7 @@ struct Chorus: AsyncParsableCommand {
     var port: String?
     @Option(help: "Event loop threads (default: number of cores; env CHORUS_EVENT_LOOPS).")
     var eventLoops: String?
-    @Option(help: "WebSocket transport: nio or epoll (Linux; leaner per connection) (default: nio; env CHORUS_TRANSPORT).")
+    @Option(help: "WebSocket transport: epoll (Linux only; ~130 B per idle connection) or nio (default: epoll on Linux, nio elsewhere; env CHORUS_TRANSPORT).")
     var transport: String?
     @Option(help: "Open WebSocket connections at most; more get HTTP 503 (default: 50000; env CHORUS_MAX_CONNECTIONS).")
     var maxConnections: String?

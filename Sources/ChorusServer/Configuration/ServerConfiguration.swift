@@ -10,6 +10,15 @@ package struct ServerConfiguration: Sendable {
     package enum Transport: String, Sendable, CaseIterable {
         case nio
         case epoll
+
+        /// epoll on Linux, NIO elsewhere.
+        package static var platformDefault: Transport {
+            #if os(Linux)
+                .epoll
+            #else
+                .nio
+            #endif
+        }
     }
 
     /// Address to listen on.
@@ -18,10 +27,10 @@ package struct ServerConfiguration: Sendable {
     package var port = 8080
     /// Event loops (threads); each owns a shard of the connections.
     package var eventLoops = System.coreCount
-    /// Which transport serves WebSocket connections: `nio` (one NIO Channel per socket, every platform) or
-    /// `epoll` (Linux: epoll loops with a record per connection beside its metadata block; plain HTTP on the
-    /// same port is handed to NIO).
-    package var transport: Transport = .nio
+    /// Which transport serves WebSocket connections: `epoll` (Linux, the default there: epoll loops with a
+    /// 48-byte record per connection beside its metadata block; plain HTTP on the same port is handed to NIO) or
+    /// `nio` (one NIO Channel per socket; every platform).
+    package var transport: Transport = .platformDefault
     /// Open WebSocket connections at most; past it upgrades get HTTP 503.
     package var maxConnections = 50_000
     /// Largest message in bytes, inbound (1009) and published (413).

@@ -20,10 +20,11 @@ struct TestServer: Sendable {
         await self.group.triggerGracefulShutdown()
     }
 
-    /// The transport every test server runs: `CHORUS_TEST_TRANSPORT=epoll` runs the black-box suites on the
-    /// epoll transport (`.ci/run` runs them on both).
+    /// The transport every test server runs: the platform's default (epoll on Linux), or the one named by
+    /// `CHORUS_TEST_TRANSPORT` (`.ci/run` runs the black-box suites again with `nio`).
     static var transport: ServerConfiguration.Transport {
-        getenv("CHORUS_TEST_TRANSPORT").flatMap { ServerConfiguration.Transport(rawValue: String(cString: $0)) } ?? .nio
+        getenv("CHORUS_TEST_TRANSPORT").flatMap { ServerConfiguration.Transport(rawValue: String(cString: $0)) }
+            ?? .platformDefault
     }
 
     static func configuration(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> ServerConfiguration {
