@@ -3,9 +3,9 @@
     import NIOCore
 
     /// One upgraded connection's record in the epoll transport, kept in an array beside the shard's slab (same
-    /// index): no object per connection. Only what an idle connection needs lives here (48 bytes); a frame
-    /// decoder exists only while a message is partly received, and a close timer only while a close handshake
-    /// runs (both in side tables of the transport). Reset when the connection goes.
+    /// index): no object per connection. Only what an idle connection needs lives here (32 bytes); a frame
+    /// decoder exists only while a message is partly received, a close timer only while a close handshake runs,
+    /// and token permissions only for connections with a token (side tables of the transport). Reset when the connection goes.
     struct EpollConnection {
         /// The socket, or -1 while the record is free.
         var fd: Int32 = -1
@@ -22,10 +22,6 @@
         var machine = WebSocketConnectionStateMachine()
         /// Bytes in `pending`.
         var pendingBytes: UInt32 = 0
-        /// The token's permissions; nil without tokens.
-        var grant: ChannelGrant?
-        /// What the front door needs back when the connection goes (nil: nothing beyond the capacity place).
-        var releaseContext: AnyObject?
         /// Frames (or their unsent tails) the kernel did not take yet; nil while empty, so an idle connection
         /// holds no queue.
         var pending: [ByteBuffer]?

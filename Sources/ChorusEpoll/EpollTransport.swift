@@ -50,6 +50,11 @@
         private var activeDecoders: [UInt32: InboundFrameDecoder] = [:]
         /// Close-handshake deadlines of connections the server is closing, by slot.
         private var closeTimers: [UInt32: Scheduled<Void>] = [:]
+        /// Token permissions of connections that have a token (none without tokens), by slot.
+        private var grants: [UInt32: ChannelGrant] = [:]
+        /// What the front door wants back when a connection goes, for connections that have something (only
+        /// with a per-address limit), by slot.
+        private var releaseContexts: [UInt32: AnyObject] = [:]
         /// One read buffer for every socket of the loop.
         private var scratch: ByteBuffer
         private let allocator = ByteBufferAllocator()
@@ -194,49 +199,54 @@
 
         // MARK: Handshakes
 
+        /// Reads a request head into the loop's scratch buffer. Only a head that does not arrive whole is kept
+        /// (in a buffer of its own) until the next read; a complete one is parsed where it was read.
         private func readHandshake(fd: Int32) {
             guard var handshake = self.handshakes[fd] else { return }
-            var buffer = handshake.buffer ?? self.shard.pool.acquire(minimumCapacity: 1024)
-            handshake.buffer = nil
-            while true {
-                if buffer.writableBytes == 0 {
-                    buffer.reserveCapacity(minimumWritableBytes: min(4096, self.settings.maxHeadBytes))
-                }
-                let count = Self.read(fd, into: &buffer)
+            self.scratch.clear()
+            if let partial = handshake.buffer {
+                self.scratch.writeImmutableBuffer(partial)
+                handshake.buffer = nil
+            }
+            while self.scratch.readableBytes < self.settings.maxHeadBytes {
+                let count = Self.read(fd, into: &self.scratch)
                 if count <= 0 {
                     let error = errno
                     if count < 0 && (error == EAGAIN || error == EWOULDBLOCK) { break }
                     if count < 0 && error == EINTR { continue }
                     // EOF or reset before a complete request.
                     self.handshakes[fd] = nil
-                    self.shard.pool.release(buffer)
                     Glibc.close(fd)
                     return
                 }
-                if buffer.readableBytes >= self.settings.maxHeadBytes { break }
             }
-            switch RequestHeadParser.parse(buffer) {
-            case .incomplete where buffer.readableBytes < self.settings.maxHeadBytes:
-                handshake.buffer = buffer
+            switch RequestHeadParser.parse(self.scratch) {
+            case .incomplete where self.scratch.readableBytes < self.settings.maxHeadBytes:
+                handshake.buffer = self.copyOfScratch()
                 self.handshakes[fd] = handshake
             case .incomplete, .unsupported:
-                self.handOff(fd: fd, buffer: buffer)
+                self.handOff(fd: fd, buffer: self.copyOfScratch())
             case .complete(let head, let length):
                 guard head.isWebSocketUpgrade, let admission = self.frontDoor.admit(head, fd: fd) else {
-                    self.handOff(fd: fd, buffer: buffer)
+                    self.handOff(fd: fd, buffer: self.copyOfScratch())
                     return
                 }
                 self.handshakes[fd] = nil
-                buffer.moveReaderIndex(forwardBy: length)
-                self.upgrade(fd: fd, admission: admission, leftover: &buffer)
-                self.shard.pool.release(buffer)
+                self.scratch.moveReaderIndex(forwardBy: length)
+                self.upgrade(fd: fd, admission: admission, leftover: &self.scratch)
             }
+        }
+
+        /// The scratch buffer's readable bytes in a buffer of their own (the scratch is reused by the next read).
+        private func copyOfScratch() -> ByteBuffer {
+            var copy = self.allocator.buffer(capacity: self.scratch.readableBytes)
+            copy.writeImmutableBuffer(self.scratch)
+            return copy
         }
 
         private func handOff(fd: Int32, buffer: ByteBuffer) {
             self.handshakes[fd] = nil
             self.loop.deregister(fd)
-            // The HTTP side keeps the bytes; the pool gets a buffer back only when it is not shared.
             self.frontDoor.handOff(fd: fd, bytes: buffer)
         }
 
@@ -262,8 +272,8 @@
             record.fd = fd
             record.generation = id.generation
             record.isEcho = admission.isEcho
-            record.grant = admission.grant
-            record.releaseContext = admission.releaseContext
+            if let grant = admission.grant { self.grants[id.index] = grant }
+            if let context = admission.releaseContext { self.releaseContexts[id.index] = context }
             if let deflate = admission.deflate {
                 record.deflateWindowBits = deflate.serverMaxWindowBits
                 self.shard.setDeflateWindowBits(id, deflate.serverMaxWindowBits)
@@ -364,7 +374,7 @@
                     id: id,
                     shard: self.shard,
                     hub: self.hub,
-                    grant: self.records[Int(slot)].grant
+                    grant: self.grants[slot]
                 ) {
                     self.close(slot: slot, code: close.code, reason: close.reason, because: close.cause)
                 }
@@ -528,7 +538,8 @@
             }
             let reason = self.records[index].closeReason ?? .error
             let compressed = self.records[index].deflateWindowBits != 0
-            let context = self.records[index].releaseContext
+            let context = self.releaseContexts.removeValue(forKey: slot)
+            self.grants.removeValue(forKey: slot)
             self.records[index] = EpollConnection()
             self.shard.release(id, reason: reason)
             if compressed { self.hub.compressionConnectionClosed() }
