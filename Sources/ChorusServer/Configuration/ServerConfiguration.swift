@@ -28,7 +28,7 @@ package struct ServerConfiguration: Sendable {
     /// Event loops (threads); each owns a shard of the connections.
     package var eventLoops = System.coreCount
     /// Which transport serves WebSocket connections: `epoll` (Linux, the default there: epoll loops with a
-    /// 48-byte record per connection beside its metadata block; plain HTTP on the same port is handed to NIO) or
+    /// 32-byte record per connection beside its metadata block; plain HTTP on the same port is handed to NIO) or
     /// `nio` (one NIO Channel per socket; every platform).
     package var transport: Transport = .platformDefault
     /// Open WebSocket connections at most; past it upgrades get HTTP 503.
