@@ -16,6 +16,9 @@
         /// Pending outbound bytes past which a connection counts as not writable (slow consumer); it turns
         /// writable again below half of it.
         package var maxPendingBytes = 1024 * 1024
+        /// Connections one loop is expected to hold at most: the slab and the records are reserved for that
+        /// many at start (virtual memory; only pages in use become resident).
+        package var expectedConnections = 0
 
         package init() {}
     }
@@ -73,6 +76,10 @@
             self.frontDoor = frontDoor
             self.settings = settings
             self.scratch = ByteBufferAllocator().buffer(capacity: 65536)
+            if settings.expectedConnections > 0 {
+                self.shard.reserveConnections(settings.expectedConnections)
+                self.records.reserveCapacity(settings.expectedConnections)
+            }
             let sweep = min(max(settings.handshakeTimeout.nanoseconds / 4, 10_000_000), 1_000_000_000)
             let bound = NIOLoopBound(self, eventLoop: loop)
             // The task holds the transport until it is cancelled at the loop's exit.

@@ -76,6 +76,12 @@ public final class Shard {
     /// Subscriptions across this shard's connections.
     package var subscriptions: Int { self.subscriptionCount }
 
+    /// Reserves metadata blocks for `connections` connections up front (see `ConnectionSlab.reserveCapacity`).
+    package func reserveConnections(_ connections: Int) {
+        self.eventLoop.preconditionInEventLoop()
+        self.slab.reserveCapacity(connections)
+    }
+
     /// Takes a metadata block for a new connection.
     package func register(_ sink: any ConnectionSink) -> ConnectionID {
         self.eventLoop.preconditionInEventLoop()
