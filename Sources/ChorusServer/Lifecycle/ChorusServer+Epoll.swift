@@ -20,8 +20,11 @@
             settings.socketSendBufferBytes = self.configuration.socketSendBufferBytes
             settings.maxPendingBytes = self.configuration.maxPendingBytes
             // Enough for the connection limit spread evenly, capped so a huge limit reserves no absurd address space.
-            let loops = self.configuration.eventLoops
-            settings.expectedConnections = min((self.configuration.maxConnections + loops - 1) / loops, 1 << 20)
+            let loopCount = self.configuration.eventLoops
+            settings.expectedConnections = min(
+                (self.configuration.maxConnections + loopCount - 1) / loopCount,
+                1 << 20
+            )
             let requested = try SocketAddress.makeAddressResolvingHost(self.configuration.host, port: self.configuration.port)
             // One listener; its loop hands accepted sockets to every loop in turn, so connections spread evenly.
             let fd = try EpollSockets.listen(on: requested)
