@@ -24,6 +24,7 @@ struct IdleCommand: ParsableCommand {
         let run = try BenchRun(options: self.common, connections: self.connections)
         defer { run.shutdown() }
         let before = try run.scrape()
+        let memoryBefore = self.common.serverPid.flatMap { ProcessMemory.read(pid: $0) }
         let connected = try run.connect(count: self.connections)
 
         // One message to every connection: the target counts connections that have received at least one
@@ -39,6 +40,7 @@ struct IdleCommand: ParsableCommand {
         }
         try run.sleep(until: .now() + .seconds(Int64(self.settle))) { "settling" }
         let after = try run.scrape()
+        let memoryAfter = self.common.serverPid.flatMap { ProcessMemory.read(pid: $0) }
         let statistics = try run.registry.snapshot()
         if self.hold > 0 {
             try run.sleep(until: .now() + .seconds(Int64(self.hold))) { "holding \(connected.connected) connections" }
@@ -65,6 +67,16 @@ struct IdleCommand: ParsableCommand {
         json["rss_after_bytes"] = after.residentBytes
         json["memory_per_connection_bytes"] = perConnection
         json["memory_per_connection_gauge_bytes"] = after.memoryPerConnection
+        var summary: [String] = []
+        if let memoryBefore, let memoryAfter, connected.connected > 0 {
+            let anonymous = (memoryAfter.anonymousBytes - memoryBefore.anonymousBytes) / Double(connected.connected)
+            json["memory_per_connection_anon_bytes"] = anonymous
+            json["rss_file_growth_bytes"] = memoryAfter.fileBytes - memoryBefore.fileBytes
+            summary.append(
+                "server anonymous RSS (without code pages): \(BenchRun.format(anonymous, digits: 0)) bytes per "
+                    + "connection; file-backed RSS grew \(Int(memoryAfter.fileBytes - memoryBefore.fileBytes)) bytes"
+            )
+        }
         try run.emit(
             summary: [
                 "idle: \(connected.connected)/\(self.connections) connected, \(connected.failed) failed, "
@@ -72,7 +84,7 @@ struct IdleCommand: ParsableCommand {
                 "server RSS: \(Int(before.residentBytes)) → \(Int(after.residentBytes)) bytes = "
                     + "\(BenchRun.format(perConnection, digits: 0)) bytes per connection "
                     + "(server's gauge: \(Int(after.memoryPerConnection)))",
-            ],
+            ] + summary,
             json: json
         )
     }
