@@ -22,7 +22,7 @@ struct ProcessMemory: Sendable {
             guard count > 0 else { return nil }
             var memory = ProcessMemory()
             for line in String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n") {
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 guard fields.count >= 2, let kilobytes = Double(fields[1]) else { continue }
                 switch fields[0] {
                 case "RssAnon:": memory.anonymousBytes = kilobytes * 1024
