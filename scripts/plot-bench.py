@@ -34,6 +34,15 @@ def memory_plot(idle):
     for label in sorted({r["label"] for r in idle}):
         rows = sorted((r for r in idle if r["label"] == label), key=lambda r: r["connected"])
         ax.plot([r["connected"] for r in rows], [r["memory_per_connection_bytes"] for r in rows], "o-", label=label)
+        anonymous = [r for r in rows if "memory_per_connection_anon_bytes" in r]
+        if anonymous:
+            # chorus-bench --server-pid: RssAnon only (the first upgrades page in ~1 MB of code, file-backed).
+            ax.plot(
+                [r["connected"] for r in anonymous],
+                [r["memory_per_connection_anon_bytes"] for r in anonymous],
+                "s--",
+                label=f"{label}, anonymous RSS",
+            )
     ax.axhline(MEMORY_TARGET, color="red", linestyle="--", label=f"NIO target ≤ {MEMORY_TARGET} B")
     ax.axhline(EPOLL_MEMORY_TARGET, color="purple", linestyle=":", label=f"epoll target ≤ {EPOLL_MEMORY_TARGET} B")
     ax.set_yscale("log")
