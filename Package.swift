@@ -152,6 +152,7 @@ let package = Package(
             dependencies: [
                 "ChorusServer",
                 "ChorusCore",
+                "ChorusEpoll",
                 "ChorusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

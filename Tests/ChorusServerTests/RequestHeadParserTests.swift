@@ -1,0 +1,55 @@
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import ChorusEpoll
+
+/// The epoll transport's request-head reader: what it accepts it must read exactly; everything else it must
+/// leave to the HTTP side (`unsupported`) rather than guess, and wait (`incomplete`) only for what can still
+/// become a request.
+@Suite("Epoll transport: request heads")
+struct RequestHeadParserTests {
+    private func parse(_ text: String) -> RequestHeadParser.Outcome {
+        RequestHeadParser.parse(ByteBuffer(string: text))
+    }
+
+    @Test("a complete upgrade request: method, URI, version, headers (trimmed, repeated) and the head's length")
+    func complete() throws {
+        let text = "GET /ws/news?channel=a HTTP/1.1\r\nHost: x\r\nUpgrade:  websocket \r\nX-Two: 1\r\nX-Two: 2\r\n\r\n"
+        guard case .complete(let head, let length) = self.parse(text + "\u{81}\u{80}") else {
+            Issue.record("not complete")
+            return
+        }
+        #expect(length == text.utf8.count)
+        #expect(head.method == .GET && head.uri == "/ws/news?channel=a" && head.version == .http1_1)
+        #expect(head.headers["upgrade"] == ["websocket"])
+        #expect(head.headers["x-two"] == ["1", "2"])
+    }
+
+    @Test("a head cut anywhere before its blank line is incomplete")
+    func incomplete() {
+        let text = "GET /ws/a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"
+        for end in 0..<(text.utf8.count - 1) {
+            let prefix = String(decoding: Array(text.utf8)[0..<end], as: UTF8.self)
+            #expect(self.parse(prefix) == .incomplete, "prefix of \(end) bytes")
+        }
+    }
+
+    @Test("what the HTTP side must answer is unsupported, never incomplete or complete")
+    func unsupported() {
+        let cases = [
+            "\u{16}\u{03}\u{01}\u{02}\u{00}",  // a TLS ClientHello on the plain port
+            "get /ws/a HTTP/1.1\r\n",  // methods are upper-case tokens
+            "GET /ws/a HTTP/2.0\r\nHost: x\r\n\r\n",
+            "GET /ws/a\r\nHost: x\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nHost x\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\n folded: value\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nBad Name: v\r\n\r\n",
+            "POST /publish/a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+            "POST /publish/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ]
+        for text in cases {
+            #expect(self.parse(text) == .unsupported, "\(text.debugDescription)")
+        }
+    }
+}
