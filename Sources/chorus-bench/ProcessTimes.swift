@@ -13,13 +13,7 @@ struct ProcessTimes: Sendable {
     /// Reads `pid`'s times; nil when the process or /proc is not there.
     static func read(pid: Int32) -> ProcessTimes? {
         #if os(Linux)
-            let fd = open("/proc/\(pid)/stat", O_RDONLY)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var bytes = [UInt8](repeating: 0, count: 4096)
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 4096) }
-            guard count > 0 else { return nil }
-            let stat = String(decoding: bytes[0..<count], as: UTF8.self)
+            guard let stat = ProcFile.read("/proc/\(pid)/stat", maxBytes: 4096) else { return nil }
             guard let close = stat.lastIndex(of: ")") else { return nil }
             // After "pid (comm)" the state is field 3, so field N is at index N - 3; utime 14, stime 15.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
