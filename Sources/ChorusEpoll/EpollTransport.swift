@@ -260,8 +260,8 @@
         private func expireHandshakes() {
             let now = NIODeadline.now()
             for (fd, handshake) in self.handshakes where handshake.deadline <= now {
+                // A partial head's buffer is its own (not the pool's): it goes with the entry.
                 self.handshakes[fd] = nil
-                if let buffer = handshake.buffer { self.shard.pool.release(buffer) }
                 Glibc.close(fd)
                 self.frontDoor.handshakeTimedOut()
             }
