@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 int chorus_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -29,4 +30,15 @@ int chorus_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int chorus_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
 long chorus_send(int fd, const void *buf, unsigned long len) { return send(fd, buf, len, MSG_NOSIGNAL); }
+
+long chorus_sendv(int fd, const void *const *bases, const unsigned long *lengths, int count) {
+    struct iovec vectors[CHORUS_SENDV_MAX];
+    if (count > CHORUS_SENDV_MAX) count = CHORUS_SENDV_MAX;
+    for (int i = 0; i < count; i++) {
+        vectors[i].iov_base = (void *)bases[i];
+        vectors[i].iov_len = lengths[i];
+    }
+    struct msghdr message = {.msg_iov = vectors, .msg_iovlen = (size_t)count};
+    return sendmsg(fd, &message, MSG_NOSIGNAL);
+}
 #endif

@@ -22,6 +22,9 @@
         var machine = WebSocketConnectionStateMachine()
         /// Bytes in `pending`.
         var pendingBytes: UInt32 = 0
+        /// The last of this connection's frames corked this turn (`CorkedWrites`, index + 1), 0 for none. Sits in
+        /// what was padding before `pending`, so the record stays 32 bytes.
+        var corkTail: UInt32 = 0
         /// Frames (or their unsent tails) the kernel did not take yet; nil while empty, so an idle connection
         /// holds no queue.
         var pending: [ByteBuffer]?

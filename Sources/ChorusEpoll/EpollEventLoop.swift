@@ -11,6 +11,8 @@
         func ready(token: UInt64, events: UInt32)
         /// Takes over an accepted socket another loop handed to this one (`EpollEventLoop.adopt`).
         func adopt(_ fd: Int32)
+        /// The loop has run its tasks, timers and readiness events and is about to wait: write what they produced.
+        func flushWrites()
         /// The loop is about to exit (shutdown): close every descriptor still held.
         func loopWillExit()
     }
@@ -202,6 +204,7 @@
                 self.runTakenTasks()
                 if shutdown && !hasTasks { break }
                 self.runDueTimers()
+                self.handler?.flushWrites()
                 let timeout = self.inbox.withLockedValue { $0.tasks.isEmpty } ? self.timers.timeoutMilliseconds() : 0
                 let count = tokens.withUnsafeMutableBufferPointer { tokens in
                     flags.withUnsafeMutableBufferPointer { flags in

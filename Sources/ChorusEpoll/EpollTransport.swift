@@ -60,6 +60,12 @@
         private var releaseContexts: [UInt32: AnyObject] = [:]
         /// One read buffer for every socket of the loop.
         private var scratch: ByteBuffer
+        /// Frames given to connections this turn, written when the loop is about to wait.
+        private var corked = CorkedWrites()
+        /// Scratch for `uncork`: one connection's corked frames, and their addresses and lengths for sendmsg.
+        private var chain: [UInt32] = []
+        private var vectorBases: [UnsafeRawPointer?] = []
+        private var vectorLengths: [UInt] = []
         private let allocator = ByteBufferAllocator()
         private var sweepTask: RepeatedTask?
 
@@ -103,6 +109,7 @@
         }
 
         package func loopWillExit() {
+            self.flushWrites()
             self.sweepTask?.cancel()
             self.stopListening()
             for fd in self.handshakes.keys { Glibc.close(fd) }
@@ -439,31 +446,94 @@
 
         // MARK: Writing
 
-        /// Writes `bytes` now if nothing is queued, queueing what the kernel does not take (without copying).
+        /// Corks `bytes` for the end of the loop's turn if nothing is queued, or queues it behind what is
+        /// (without copying either way).
         private func send(_ bytes: ByteBuffer, slot: UInt32) {
-            guard self.records[Int(slot)].isInUse else { return }
-            if self.records[Int(slot)].pending != nil {
+            let index = Int(slot)
+            guard self.records[index].isInUse, bytes.readableBytes > 0 else { return }
+            if self.records[index].pending != nil {
                 self.enqueue(bytes, slot: slot)
                 return
             }
-            var bytes = bytes
-            let fd = self.records[Int(slot)].fd
-            while bytes.readableBytes > 0 {
-                let written = bytes.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
-                if written >= 0 {
-                    bytes.moveReaderIndex(forwardBy: written)
-                    continue
+            self.records[index].corkTail = self.corked.add(bytes, slot: slot, after: self.records[index].corkTail)
+        }
+
+        package func flushWrites() {
+            var next = 0
+            // Writing may cork more (a connection closed on error does not, but stay safe): index, not iterator.
+            while next < self.corked.slots.count {
+                self.uncork(slot: self.corked.slots[next])
+                next += 1
+            }
+            self.corked.reset()
+        }
+
+        /// Writes what is corked for `slot` now: one send for one frame, one sendmsg for several; what the kernel
+        /// does not take is queued for EPOLLOUT.
+        private func uncork(slot: UInt32) {
+            let index = Int(slot)
+            let tail = self.records[index].corkTail
+            guard tail != 0 else { return }
+            self.records[index].corkTail = 0
+            self.corked.chain(endingAt: tail, into: &self.chain)
+            let fd = self.records[index].fd
+            var first = 0
+            var skip = 0
+            while first < self.chain.count {
+                let batch = self.chain[first..<min(self.chain.count, first + Int(CHORUS_SENDV_MAX))]
+                let outcome = self.writeSome(fd: fd, slot: slot) { fd in
+                    self.corked.withVectors(batch, skippingFirst: skip, into: &self.vectorBases, &self.vectorLengths) {
+                        chorus_sendv(fd, $0, $1, $2)
+                    }
                 }
+                let written: Int
+                switch outcome {
+                case .wrote(let count): written = count
+                case .wouldBlock:
+                    for (offset, frame) in self.chain[first...].enumerated() {
+                        var bytes = self.corked.frame(frame)
+                        if offset == 0 { bytes.moveReaderIndex(forwardBy: skip) }
+                        self.enqueue(bytes, slot: slot)
+                    }
+                    return
+                case .gone:
+                    return
+                }
+                // Advance past the frames the kernel took whole.
+                var remaining = written + skip
+                skip = 0
+                while first < self.chain.count {
+                    let length = self.corked.frame(self.chain[first]).readableBytes
+                    if remaining < length {
+                        skip = remaining
+                        break
+                    }
+                    remaining -= length
+                    first += 1
+                }
+            }
+        }
+
+        private enum WriteOutcome {
+            case wrote(Int)
+            /// The kernel took nothing (EAGAIN): queue and wait for EPOLLOUT.
+            case wouldBlock
+            /// The peer is gone (EPIPE, ECONNRESET, ...): the connection was released.
+            case gone
+        }
+
+        /// One write system call (`call`, retried on EINTR); on a hard error the connection is released.
+        private func writeSome(fd: Int32, slot: UInt32, _ call: (Int32) -> Int) -> WriteOutcome {
+            while true {
+                let written = call(fd)
+                if written >= 0 { return .wrote(written) }
                 switch errno {
                 case EINTR: continue
-                case EAGAIN, EWOULDBLOCK:
-                    self.enqueue(bytes, slot: slot)
-                    return
+                case EAGAIN, EWOULDBLOCK: return .wouldBlock
                 default:
-                    // EPIPE, ECONNRESET: the peer is gone.
                     if self.records[Int(slot)].closeReason == nil { self.records[Int(slot)].closeReason = .error }
                     self.connectionGone(slot: slot)
-                    return
+                    return .gone
                 }
             }
         }
@@ -491,17 +561,10 @@
             let index = Int(slot)
             let fd = self.records[index].fd
             while var first = self.records[index].pending?.first {
-                let written = first.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
-                if written < 0 {
-                    switch errno {
-                    case EINTR: continue
-                    case EAGAIN, EWOULDBLOCK: return
-                    default:
-                        if self.records[index].closeReason == nil { self.records[index].closeReason = .error }
-                        self.connectionGone(slot: slot)
-                        return
-                    }
+                let outcome = self.writeSome(fd: fd, slot: slot) { fd in
+                    first.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
                 }
+                guard case .wrote(let written) = outcome else { return }
                 self.records[index].pendingBytes -= UInt32(written)
                 first.moveReaderIndex(forwardBy: written)
                 if first.readableBytes == 0 {
@@ -525,6 +588,7 @@
         /// Sends a final frame and closes the socket once it is written.
         private func sendThenClose(_ bytes: ByteBuffer, slot: UInt32) {
             self.send(bytes, slot: slot)
+            self.uncork(slot: slot)
             guard self.records[Int(slot)].isInUse else { return }
             if self.records[Int(slot)].pending == nil {
                 self.connectionGone(slot: slot)
@@ -560,7 +624,7 @@
         }
 
         package func flush(slot: UInt32) {
-            // `write` already handed the bytes to the kernel (or queued them for EPOLLOUT).
+            // Corked bytes go out when the loop's turn ends (`flushWrites`), queued ones on EPOLLOUT.
         }
 
         package func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {

@@ -20,6 +20,11 @@ int chorus_eventfd(void);
 int chorus_accept(int fd);
 /// send(fd, buf, len, MSG_NOSIGNAL): a peer that went away gives EPIPE, never SIGPIPE.
 long chorus_send(int fd, const void *buf, unsigned long len);
+/// sendmsg(fd, {bases[i], lengths[i]} for the first min(count, CHORUS_SENDV_MAX) buffers, MSG_NOSIGNAL): one
+/// system call for several frames. The byte count, or -1 and errno.
+long chorus_sendv(int fd, const void *const *bases, const unsigned long *lengths, int count);
+
+#define CHORUS_SENDV_MAX 64
 
 static const uint32_t CHORUS_EPOLLIN = 0x001;
 static const uint32_t CHORUS_EPOLLOUT = 0x004;
