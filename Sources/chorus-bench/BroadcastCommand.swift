@@ -32,6 +32,15 @@ struct BroadcastCommand: ParsableCommand {
 
     @Option(
         help: """
+            HTTP connections the publishes are spread over (message i on connection i mod n). An HTTP server \
+            answers one connection's requests in turn, so one connection would let only one publish at a time \
+            reach the server.
+            """
+    )
+    var publishConnections = 4
+
+    @Option(
+        help: """
             Publish through another server, ws://host:port (cluster mode: subscribers on --url's node, publishes \
             on this one, so every message crosses Redis). Default: the --url server.
             """
@@ -42,6 +51,7 @@ struct BroadcastCommand: ParsableCommand {
         guard self.rate > 0, self.duration > 0, self.warmup >= 0 else {
             throw ValidationError("--rate and --duration must be positive, --warmup not negative")
         }
+        guard self.publishConnections >= 1 else { throw ValidationError("--publish-connections is at least 1") }
         guard self.size >= BenchPayload.minimumSize else { throw ValidationError("--size is at least 9") }
     }
 
@@ -57,7 +67,12 @@ struct BroadcastCommand: ParsableCommand {
             let other = try BenchTarget(url: publishUrl)
             (publishTarget.host, publishTarget.port) = (other.host, other.port)
         }
-        let publisher = try Publisher(group: run.group, target: publishTarget, size: self.size, warmup: warmupCount)
+        let publisher = try Publisher(
+            group: run.group,
+            target: publishTarget,
+            size: self.size,
+            connections: self.publishConnections
+        )
         defer { publisher.close() }
         let start = NIODeadline.now() + .milliseconds(200)
         let publishing = publisher.run(
@@ -107,6 +122,7 @@ struct BroadcastCommand: ParsableCommand {
         json["label"] = self.common.label
         json["url"] = self.common.url
         json["publish_url"] = self.publishUrl ?? self.common.url
+        json["publish_connections"] = self.publishConnections
         json["subscribers"] = self.subscribers
         json["rate"] = self.rate
         json["size"] = self.size

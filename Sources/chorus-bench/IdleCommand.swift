@@ -29,7 +29,7 @@ struct IdleCommand: ParsableCommand {
 
         // One message to every connection: the target counts connections that have received at least one
         // message (a read may leave buffers behind that an untouched connection never has).
-        let publisher = try Publisher(group: run.group, target: run.target, size: 64, warmup: 1)
+        let publisher = try Publisher(group: run.group, target: run.target, size: 64)
         let published = try run.wait(for: publisher.run(count: 1, warmup: 1, rate: 1, start: .now())) { "publishing" }
         publisher.close()
         let deadline = NIODeadline.now() + .seconds(10)

@@ -15,29 +15,32 @@ final class PublishResponseHandler: ChannelInboundHandler {
         var deliveredMeasured = 0
     }
 
-    /// Responses to the first `warmup` requests are not measured.
-    private let warmup: Int
-    private var responses = 0
+    /// Whether each request sent and not yet answered is measured, oldest first (responses come in order).
+    private var measuredFlags: [Bool] = []
+    private var nextFlag = 0
     private var pending: ByteBuffer?
     private(set) var tally = Tally()
-    /// Called after each response with the number of responses so far.
-    var onResponse: ((Int) -> Void)?
+    /// Called after each response.
+    var onResponse: (() -> Void)?
 
-    init(warmup: Int) { self.warmup = warmup }
+    init() {}
+
+    /// Notes that a request was sent; its response counts in `deliveredMeasured` if `measured`.
+    func expectResponse(measured: Bool) { self.measuredFlags.append(measured) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = Self.unwrapInboundIn(data)
         if self.pending == nil { self.pending = incoming } else { self.pending!.writeBuffer(&incoming) }
         while let response = self.nextResponse() {
-            let measured = self.responses >= self.warmup
-            self.responses += 1
+            let measured = self.nextFlag < self.measuredFlags.count && self.measuredFlags[self.nextFlag]
+            self.nextFlag += 1
             if response.status == 200 {
                 self.tally.accepted += 1
                 if measured { self.tally.deliveredMeasured += response.delivered }
             } else {
                 self.tally.rejected += 1
             }
-            self.onResponse?(self.responses)
+            self.onResponse?()
         }
     }
 
