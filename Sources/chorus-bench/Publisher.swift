@@ -25,11 +25,12 @@ final class Publisher: Sendable {
     /// Opens `connections` connections to the server, all on one event loop of `group`.
     init(group: any EventLoopGroup, target: BenchTarget, size: Int, connections: Int = 1) throws {
         let loop = group.next()
+        let count = max(1, connections)
         let handlers = try loop.submit {
-            NIOLoopBound((0..<max(1, connections)).map { _ in PublishResponseHandler() }, eventLoop: loop)
+            NIOLoopBound((0..<count).map { _ in PublishResponseHandler() }, eventLoop: loop)
         }.wait()
         var channels: [any Channel] = []
-        for index in handlers.value.indices {
+        for index in 0..<count {
             channels.append(
                 try ClientBootstrap(group: loop)
                     .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
