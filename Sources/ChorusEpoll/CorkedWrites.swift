@@ -61,6 +61,9 @@
         /// The corked frame `index` (a reference to its shared storage).
         func frame(_ index: UInt32) -> ByteBuffer { self.frames[Int(index)] }
 
+        /// The byte count of frame `index` (without touching the buffer's reference count).
+        func length(_ index: UInt32) -> Int { Int(self.lengths[Int(index)]) }
+
         /// Calls `body` with the base addresses and lengths of `chain`'s frames, the first one advanced by `skip`
         /// bytes.
         func withVectors<Result>(

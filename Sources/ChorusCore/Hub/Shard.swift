@@ -13,7 +13,11 @@ public final class Shard {
     /// Pooled buffers for assembling inbound messages.
     package let pool: InboundBufferPool
     /// Metadata blocks of this loop's connections.
-    package private(set) var slab = ConnectionSlab()
+    ///
+    /// `@exclusivity(unchecked)`: read once or twice per subscriber per publish, and only ever on the shard's
+    /// loop, which cannot overlap two accesses; the runtime check cost more than the rest of the per-subscriber
+    /// work (measured with perf on the epoll transport).
+    @exclusivity(unchecked) package private(set) var slab = ConnectionSlab()
     /// Counters, read by metrics and tests on this loop.
     package private(set) var statistics = ShardStatistics()
 
@@ -305,11 +309,12 @@ public final class Shard {
     /// One connection's share of a delivery; the caller adds up the shard counters.
     @inline(__always)
     private func deliver(_ selection: inout FrameSelection, index: UInt32) -> DeliveryOutcome {
-        let block = self.slab[index: index]
-        guard !block.isClosing, let sink = block.sink else { return .skipped }
-        if block.isWritable {
-            if block.deflateWindowBits != 0, let compressed = selection.compressed {
-                let frame = self.frame(for: block.deflateWindowBits, from: compressed, &selection)
+        // Field by field, not a copy of the whole block (which retains its subscription set too).
+        guard !self.slab[index: index].isClosing, let sink = self.slab[index: index].sink else { return .skipped }
+        if self.slab[index: index].isWritable {
+            let windowBits = self.slab[index: index].deflateWindowBits
+            if windowBits != 0, let compressed = selection.compressed {
+                let frame = self.frame(for: windowBits, from: compressed, &selection)
                 sink.write(frame.bytes, slot: index)
                 if frame.isCompressed {
                     selection.compressedDeliveries += 1
