@@ -486,7 +486,8 @@
                 let batch = self.chain[first..<min(self.chain.count, first + Int(CHORUS_SENDV_MAX))]
                 let outcome = self.writeSome(fd: fd, slot: slot) { fd in
                     self.corked.withVectors(batch, skippingFirst: skip, into: &self.vectorBases, &self.vectorLengths) {
-                        chorus_sendv(fd, $0, $1, $2)
+                        // One frame (the usual case when the loop keeps up): plain send, no message header to copy in.
+                        $2 == 1 ? chorus_send(fd, $0[0], $1[0]) : chorus_sendv(fd, $0, $1, $2)
                     }
                 }
                 let written: Int

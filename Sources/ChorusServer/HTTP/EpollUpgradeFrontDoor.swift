@@ -59,11 +59,7 @@
             case .subscriber(let names): channels = names
             case .echo: channels = []
             }
-            var expiry: NIODeadline?
-            if let token = admission.token {
-                let remaining = token.expiresAt.timeIntervalSinceNow
-                expiry = .now() + .nanoseconds(Int64(max(0, min(remaining, 1e9)) * 1e9))
-            }
+            let expiry = admission.token?.expiryDeadline
             return EpollAdmission(
                 response: ByteBuffer(string: response),
                 channels: channels,

@@ -111,8 +111,7 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
                 "connection with token",
                 metadata: ["sub": "\(token.subject)", "expires": "\(token.expiresAt)", "channels": "\(channels.count)"]
             )
-            let remaining = token.expiresAt.timeIntervalSinceNow
-            handler.expireToken(at: .now() + .nanoseconds(Int64(max(0, min(remaining, 1e9)) * 1e9)))
+            handler.expireToken(at: token.expiryDeadline)
         }
         return context.eventLoop.makeSucceededVoidFuture()
     }

@@ -82,8 +82,7 @@ package final class ChorusServer: Service, Sendable {
         } catch {
             self.listening.complete(.failure(error))
             self.metricsListening.complete(.failure(error))
-            for loop in self.epollLoops { try? await loop.shutdownGracefully() }
-            try? await self.group.shutdownGracefully()
+            try? await self.shutdownLoops()
             throw error
         }
         // Connecting to Redis is retried in the background: local delivery never waits for it.
@@ -129,8 +128,7 @@ package final class ChorusServer: Service, Sendable {
             self.listening.complete(.failure(error))
             self.metricsListening.complete(.failure(error))
             try? await self.cluster?.shutdown().get()
-            for loop in self.epollLoops { try? await loop.shutdownGracefully() }
-            try? await self.group.shutdownGracefully()
+            try? await self.shutdownLoops()
             throw error
         }
         let address = listener.localAddress
@@ -184,6 +182,11 @@ package final class ChorusServer: Service, Sendable {
         )
         try? await metricsChannel?.close()
         try? await self.cluster?.shutdown().get()
+        try await self.shutdownLoops()
+    }
+
+    /// Stops the epoll loops (if any), then the NIO group.
+    private func shutdownLoops() async throws {
         for loop in self.epollLoops { try? await loop.shutdownGracefully() }
         try await self.group.shutdownGracefully()
     }
