@@ -4,14 +4,14 @@
 
     /// The few socket calls the epoll transport makes outside its loop: binding listeners, naming peers.
     package enum EpollSockets {
-        /// A non-blocking listening socket on `address` with SO_REUSEADDR and SO_REUSEPORT, so that every loop
-        /// can have its own listener on the same port and the kernel spreads connections across them.
+        /// A non-blocking listening socket on `address` with SO_REUSEADDR (a restart need not wait out TIME_WAIT).
+        /// Not SO_REUSEPORT: a second server on the same port must fail to start ("address in use"), not
+        /// silently take half of the connections.
         package static func listen(on address: SocketAddress, backlog: Int32 = 4096) throws -> Int32 {
             let fd = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw EpollError.system("socket", errno) }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
             let bound = address.withSockAddr { Glibc.bind(fd, $0, socklen_t($1)) }
             guard bound == 0 else {
                 let error = errno
