@@ -8,6 +8,8 @@
 #     SCENARIO   idle-N (N idle connections, 4 source addresses) | broadcast-SUBSCRIBERSxRATE (64 B, 10 s)
 #   e.g. scripts/bench-full.sh .build/release glibc idle-18000 broadcast-10000x10 broadcast-1000x100
 #   TRANSPORT=epoll runs the server with --transport epoll (results get an -epoll suffix); default nio.
+#   TRANSPORT=reference runs Benchmarks/Reference's minimal C server instead (built into BIN_DIR; -reference
+#   suffix), the floor to compare with in the same sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN_DIR=${1:?usage: scripts/bench-full.sh BIN_DIR ALLOCATOR SCENARIO...}
@@ -28,8 +30,13 @@ esac
 
 for SCENARIO in "$@"; do
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    env "${SERVER_ENV[@]}" taskset -c 0 "$BIN_DIR/chorus" --port "$PORT" --event-loops 1 --transport "$TRANSPORT" \
-        --log-level warning &
+    if [ "$TRANSPORT" = reference ]; then
+        [ -x "$BIN_DIR/reference-server" ] || Benchmarks/Reference/build.sh "$BIN_DIR/reference-server"
+        env "${SERVER_ENV[@]}" taskset -c 0 "$BIN_DIR/reference-server" "$PORT" &
+    else
+        env "${SERVER_ENV[@]}" taskset -c 0 "$BIN_DIR/chorus" --port "$PORT" --event-loops 1 --transport "$TRANSPORT" \
+            --log-level warning &
+    fi
     SERVER=$!
     trap 'kill $SERVER 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done

@@ -657,6 +657,10 @@
         package func bufferedInboundBytes(slot: UInt32) -> Int {
             self.activeDecoders[slot]?.bufferedCapacity ?? 0
         }
+
+        package func recordBytes(slot: UInt32) -> Int {
+            MemoryLayout<EpollConnection>.stride
+        }
     }
 
     @available(*, unavailable)

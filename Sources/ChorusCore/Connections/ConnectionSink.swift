@@ -18,4 +18,11 @@ package protocol ConnectionSink: AnyObject {
     func pendingOutboundBytes(slot: UInt32) -> Int
     /// Capacity of the inbound buffers the connection holds right now (read at scrape time only).
     func bufferedInboundBytes(slot: UInt32) -> Int
+    /// Bytes of the transport's own fixed record for the connection, kept beside its block (read at scrape time
+    /// only). 0 by default: the NIO transport's per-connection objects are not sized here.
+    func recordBytes(slot: UInt32) -> Int
+}
+
+extension ConnectionSink {
+    package func recordBytes(slot: UInt32) -> Int { 0 }
 }

@@ -19,7 +19,8 @@ package struct ShardSnapshot: Sendable {
     package var poolBytes = 0
     /// Outbound bytes queued across this shard's connections.
     package var pendingOutboundBytes = 0
-    /// Bytes each live connection accounts for (see `Shard.accountedBytes`).
+    /// Bytes each live connection accounts for: its block, the transport's record, subscription storage,
+    /// inbound buffers and pending outbound bytes.
     package var connectionMemory: [Int] = []
 
     package init() {}
@@ -37,8 +38,8 @@ extension Shard {
             let outbound = sink.pendingOutboundBytes(slot: UInt32(index))
             pending += outbound
             memory.append(
-                MemoryLayout<ConnectionBlock>.stride + block.subscriptions.heapBytes + sink.bufferedInboundBytes(slot: UInt32(index))
-                    + outbound
+                MemoryLayout<ConnectionBlock>.stride + sink.recordBytes(slot: UInt32(index)) + block.subscriptions.heapBytes
+                    + sink.bufferedInboundBytes(slot: UInt32(index)) + outbound
             )
         }
         var snapshot = ShardSnapshot()

@@ -41,8 +41,9 @@ public struct ChorusMetrics: Sendable {
 
     static let connectionMemoryName = "chorus_connection_memory_bytes"
     static let connectionMemoryHelp =
-        "Bytes each open connection accounts for, sampled at scrape time: its metadata block, subscription "
-        + "storage, inbound assembly buffers and queued outbound bytes (not NIO's channel object or kernel buffers)."
+        "Bytes each open connection accounts for, sampled at scrape time: its metadata block, the epoll transport's "
+        + "record, subscription storage, inbound assembly buffers and queued outbound bytes (not NIO's channel "
+        + "object or kernel buffers)."
     static let connectionMemoryBuckets: [Double] = [
         64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536, 262_144, 1_048_576,
     ]
