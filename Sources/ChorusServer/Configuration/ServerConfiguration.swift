@@ -5,14 +5,17 @@ import NIOCore
 
 /// Everything an operator can set. Every field has a default; `CHORUS_*` environment variables
 /// (`ServerConfiguration+Environment.swift`) and command-line flags override them, flags winning.
-package struct ServerConfiguration: Sendable {
+///
+/// Public only as far as the allocation gates in `Benchmarks/` need (address, loops, transport); the rest is
+/// package API.
+public struct ServerConfiguration: Sendable {
     /// The transports a server can run (`--transport`).
-    package enum Transport: String, Sendable, CaseIterable {
+    public enum Transport: String, Sendable, CaseIterable {
         case nio
         case epoll
 
         /// epoll on Linux, NIO elsewhere.
-        package static var platformDefault: Transport {
+        public static var platformDefault: Transport {
             #if os(Linux)
                 .epoll
             #else
@@ -22,15 +25,15 @@ package struct ServerConfiguration: Sendable {
     }
 
     /// Address to listen on.
-    package var host = "127.0.0.1"
+    public var host = "127.0.0.1"
     /// TCP port for WebSocket and HTTP traffic (0 picks a free port).
-    package var port = 8080
+    public var port = 8080
     /// Event loops (threads); each owns a shard of the connections.
-    package var eventLoops = System.coreCount
+    public var eventLoops = System.coreCount
     /// Which transport serves WebSocket connections: `epoll` (Linux, the default there: epoll loops with a
     /// 32-byte record per connection beside its metadata block; plain HTTP on the same port is handed to NIO) or
     /// `nio` (one NIO Channel per socket; every platform).
-    package var transport: Transport = .platformDefault
+    public var transport: Transport = .platformDefault
     /// Open WebSocket connections at most; past it upgrades get HTTP 503.
     package var maxConnections = 50_000
     /// Largest message in bytes, inbound (1009) and published (413).
@@ -89,7 +92,7 @@ package struct ServerConfiguration: Sendable {
     /// In cluster mode, report not ready on `/readyz` while Redis is unreachable.
     package var requireRedis = false
 
-    package init() {}
+    public init() {}
 
     /// The per-connection settings the engine's shards enforce.
     package var shardSettings: ShardSettings {

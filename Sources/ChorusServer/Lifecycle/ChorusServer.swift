@@ -10,7 +10,7 @@ import ServiceLifecycle
 
 /// The whole server as a swift-service-lifecycle `Service`: binds, serves until graceful shutdown, then
 /// drains (stop accepting, `/readyz` 503, 1001 to every client, wait up to the drain timeout) and returns.
-package final class ChorusServer: Service, Sendable {
+public final class ChorusServer: Service, Sendable {
     package let configuration: ServerConfiguration
     package let hub: Hub
     package let state: ServerState
@@ -26,7 +26,7 @@ package final class ChorusServer: Service, Sendable {
     private let listening = OneShot<SocketAddress>()
     private let metricsListening = OneShot<SocketAddress?>()
 
-    package init(configuration: ServerConfiguration, logger: Logger) {
+    public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         let group: MultiThreadedEventLoopGroup
@@ -71,11 +71,11 @@ package final class ChorusServer: Service, Sendable {
     }
 
     /// The address the server listens on, once bound (useful with port 0).
-    package var localAddress: SocketAddress { get async throws { try await self.listening.value } }
+    public var localAddress: SocketAddress { get async throws { try await self.listening.value } }
     /// The separate metrics listener's address, or nil when metrics are served on the main port.
     package var metricsAddress: SocketAddress? { get async throws { try await self.metricsListening.value } }
 
-    package func run() async throws {
+    public func run() async throws {
         let access: AccessControl
         do {
             access = try await AccessControl.make(configuration: self.configuration, logger: self.logger)

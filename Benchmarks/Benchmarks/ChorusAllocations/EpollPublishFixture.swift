@@ -1,0 +1,156 @@
+#if os(Linux)
+    import ChorusServer
+    import Dispatch
+    import Glibc
+    import Logging
+    import NIOCore
+
+    /// A real Chorus server on the epoll transport (one loop) inside the benchmark process, with `subscribers`
+    /// WebSocket clients and one keep-alive HTTP publisher on plain blocking loopback sockets. The clients read
+    /// into one preallocated buffer and send preformatted bytes, so they allocate nothing per iteration: what an
+    /// iteration counts is what the server allocates for one `POST /publish` and its fan-out (the NIO HTTP side
+    /// included, which is per publish, not per subscriber).
+    final class EpollPublishFixture {
+        private static let channel = "bench"
+        private static let payloadBytes = 64
+        /// A text frame of 64 bytes: two header bytes, then the payload.
+        private static let frameBytes = 2 + payloadBytes
+
+        private let server: ChorusServer
+        private let subscribers: [Int32]
+        private let publisher: Int32
+        private let request: [UInt8]
+        private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+
+        init(subscribers count: Int) throws {
+            var configuration = ServerConfiguration()
+            configuration.port = 0
+            configuration.eventLoops = 1
+            configuration.transport = .epoll
+            var logger = Logger(label: "chorus.benchmark")
+            logger.logLevel = .critical
+            let server = ChorusServer(configuration: configuration, logger: logger)
+            // Serves for the rest of the process.
+            Task { try await server.run() }
+            let port = try blockingAwait { try await server.localAddress.port! }
+            self.server = server
+
+            let upgrade = Array(
+                ("GET /ws/\(Self.channel) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8
+            )
+            var subscribers: [Int32] = []
+            for _ in 0..<count {
+                let fd = try Self.connect(port: port)
+                Self.sendAll(fd, upgrade)
+                let head = Self.readHead(fd, into: self.buffer)
+                precondition(head.hasPrefix("HTTP/1.1 101"), "upgrade refused: \(head)")
+                subscribers.append(fd)
+            }
+            self.subscribers = subscribers
+            self.publisher = try Self.connect(port: port)
+            self.request = Array(
+                ("POST /publish/\(Self.channel) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                    + "Content-Length: \(Self.payloadBytes)\r\n\r\n").utf8
+            ) + [UInt8](repeating: UInt8(ascii: "m"), count: Self.payloadBytes)
+
+            // One checked publish: every subscriber gets the 66-byte frame, and the server says so.
+            let length = self.publishAndReceive()
+            let response = String(decoding: self.buffer[..<length], as: UTF8.self)
+            precondition(response.contains("\"delivered\":\(count)"), "unexpected publish response: \(response)")
+        }
+
+        /// One publish, measured: the request, the server's answer (its length is returned; it stays in the
+        /// buffer), and the frame at every subscriber.
+        @discardableResult
+        func publishAndReceive() -> Int {
+            Self.sendAll(self.publisher, self.request)
+            let length = Self.readResponse(self.publisher, into: self.buffer)
+            for fd in self.subscribers {
+                Self.readExactly(fd, Self.frameBytes, into: UnsafeMutableRawBufferPointer(rebasing: self.buffer[2048...]))
+                precondition(
+                    self.buffer[2048] == 0x81 && self.buffer[2049] == UInt8(Self.payloadBytes),
+                    "not the published frame"
+                )
+            }
+            return length
+        }
+
+        private static func connect(port: Int) throws -> Int32 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            precondition(fd >= 0, "socket: \(errno)")
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            precondition(result == 0, "connect: \(errno)")
+            return fd
+        }
+
+        private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let sent = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                    precondition(sent > 0 || errno == EINTR, "send: \(errno)")
+                    offset += max(0, sent)
+                }
+            }
+        }
+
+        private static func readExactly(_ fd: Int32, _ count: Int, into buffer: UnsafeMutableRawBufferPointer) {
+            var offset = 0
+            while offset < count {
+                let read = recv(fd, buffer.baseAddress! + offset, count - offset, 0)
+                precondition(read > 0 || (read < 0 && errno == EINTR), "recv: \(read) \(errno)")
+                offset += max(0, read)
+            }
+        }
+
+        /// Reads byte by byte up to the blank line (setup only).
+        private static func readHead(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> String {
+            var length = 0
+            while length < 4 || buffer[length - 4..<length].elementsEqual("\r\n\r\n".utf8) == false {
+                self.readExactly(fd, 1, into: UnsafeMutableRawBufferPointer(rebasing: buffer[length...]))
+                length += 1
+            }
+            return String(decoding: buffer[..<length], as: UTF8.self)
+        }
+
+        /// Reads one publish response into `buffer` and returns its length: Chorus answers with one line of
+        /// JSON, so it ends with "}\n".
+        private static func readResponse(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+            var length = 0
+            repeat {
+                let read = recv(fd, buffer.baseAddress! + length, 2048 - length, 0)
+                precondition(read > 0 || (read < 0 && errno == EINTR), "recv: \(read) \(errno)")
+                length += max(0, read)
+            } while length < 2 || buffer[length - 2] != UInt8(ascii: "}") || buffer[length - 1] != UInt8(ascii: "\n")
+            return length
+        }
+    }
+
+    /// Waits on this thread for `body` (setup only).
+    private func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+
+    private final class ResultBox<T>: @unchecked Sendable {
+        // @unchecked: written once by the task before `signal`, read after `wait`.
+        var result: Result<T, any Error>?
+    }
+#endif
