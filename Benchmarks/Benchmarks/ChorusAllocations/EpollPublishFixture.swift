@@ -20,6 +20,10 @@
         private let subscribers: [Int32]
         private let publisher: Int32
         private let request: [UInt8]
+        private let port: Int
+        private let upgrade: [UInt8]
+        /// A masked Close with code 1000, as a browser sends it.
+        private let closeFrame: [UInt8] = [0x88, 0x82, 0x37, 0xFA, 0x21, 0x3D, 0x03 ^ 0x37, 0xE8 ^ 0xFA]
         private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
 
         init(subscribers count: Int) throws {
@@ -39,6 +43,8 @@
                 ("GET /ws/\(Self.channel) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8
             )
+            self.port = port
+            self.upgrade = upgrade
             var subscribers: [Int32] = []
             for _ in 0..<count {
                 let fd = try Self.connect(port: port)
@@ -73,6 +79,32 @@
                     "not the published frame"
                 )
             }
+            return length
+        }
+
+        /// One connection's whole life on the server, measured: accept, upgrade (subscribing to the channel, which
+        /// has the fixture's subscribers), a close from the client, the echo, the socket closed by the server.
+        func connectionLifecycle() throws {
+            let fd = try Self.connect(port: self.port)
+            Self.sendAll(fd, self.upgrade)
+            let length = Self.readHeadQuickly(fd, into: self.buffer)
+            precondition(length > 12 && self.buffer[9] == UInt8(ascii: "1") && self.buffer[11] == UInt8(ascii: "1"), "not a 101")
+            Self.sendAll(fd, self.closeFrame)
+            Self.readExactly(fd, 4, into: self.buffer)
+            precondition(self.buffer[0] == 0x88 && self.buffer[2] == 0x03 && self.buffer[3] == 0xE8, "not the close echo")
+            let end = recv(fd, self.buffer.baseAddress!, 1, 0)
+            precondition(end == 0, "the server did not close the socket")
+            Glibc.close(fd)
+        }
+
+        /// Reads a response head with whole reads (the server sends nothing after it until asked).
+        private static func readHeadQuickly(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+            var length = 0
+            repeat {
+                let read = recv(fd, buffer.baseAddress! + length, 2048 - length, 0)
+                precondition(read > 0 || (read < 0 && errno == EINTR), "recv: \(read) \(errno)")
+                length += max(0, read)
+            } while length < 4 || !buffer[length - 4..<length].elementsEqual([13, 10, 13, 10])
             return length
         }
 
