@@ -166,6 +166,8 @@ chorus_handshakes_rejected_total
 chorus_channels
 chorus_subscriptions
 chorus_messages_published_total
+chorus_publishes_overloaded_total
+chorus_accept_failures_total
 chorus_message_size_bytes histogram
 chorus_frames_encoded_total
 chorus_frame_bytes_encoded_total

@@ -42,6 +42,10 @@ struct Chorus: AsyncParsableCommand {
     var maxSubscriptions: String?
     @Option(help: "Outbound bytes a connection may have queued (default: 1048576; env CHORUS_MAX_PENDING_BYTES).")
     var maxPendingBytes: String?
+    @Option(
+        help: "Publishes an event loop may have waiting; more get HTTP 503 (default: 10000; env CHORUS_MAX_QUEUED_PUBLISHES)."
+    )
+    var maxQueuedPublishes: String?
     @Option(help: "Slow consumers: disconnect (close 1008) or drop messages (default: disconnect; env CHORUS_SLOW_CONSUMER).")
     var slowConsumer: String?
     @Flag(inversion: .prefixedNo, help: "Let clients publish with {\"publish\":…} (default: off; env CHORUS_CLIENT_PUBLISH).")
@@ -140,6 +144,7 @@ struct Chorus: AsyncParsableCommand {
                 ("transport", self.transport),
                 ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
                 ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
+                ("max-queued-publishes", self.maxQueuedPublishes),
                 ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish.map { String($0) }),
                 ("ping-interval", self.pingInterval),
                 ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),

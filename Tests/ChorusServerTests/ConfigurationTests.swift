@@ -38,6 +38,7 @@ struct ConfigurationTests {
             "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
             "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
             "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024", "CHORUS_TRANSPORT": "nio",
+            "CHORUS_MAX_QUEUED_PUBLISHES": "77",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -46,6 +47,7 @@ struct ConfigurationTests {
         #expect(fromEnvironment.host == "0.0.0.0" && fromEnvironment.port == 9000 && fromEnvironment.eventLoops == 3)
         #expect(fromEnvironment.maxConnections == 10 && fromEnvironment.maxMessageBytes == 2048)
         #expect(fromEnvironment.maxSubscriptions == 5 && fromEnvironment.maxPendingBytes == 4096)
+        #expect(fromEnvironment.maxQueuedPublishes == 77 && fromEnvironment.shardSettings.maxQueuedPublishes == 77)
         #expect(fromEnvironment.slowConsumer == .drop && fromEnvironment.clientPublish)
         #expect(fromEnvironment.apiKeys == ["k"] && fromEnvironment.pingInterval == .milliseconds(1500))
         #expect(fromEnvironment.handshakeTimeout == .seconds(2) && fromEnvironment.drainTimeout == .seconds(60))

@@ -18,6 +18,10 @@ public final class Hub: Sendable {
     /// Channels with local subscribers, kept only in cluster mode (the bus subscribes to just those).
     package let interest: ChannelInterest?
     private let counters = NIOLockedValueBox(HubCounters())
+    /// Publishes handed to each shard's loop and not yet run there, by shard index: the bounded queue between
+    /// loops. One lock per publish and one per shard task, never per delivery.
+    private let queuedPublishes: NIOLockedValueBox<[Int]>
+    private let maxQueuedPublishes: Int
     private let openConnections = NIOLockedValueBox(OpenConnections())
 
     private struct OpenConnections {
@@ -36,6 +40,8 @@ public final class Hub: Sendable {
         /// Open connections that negotiated permessage-deflate: while there are none, a publish prepares no
         /// compressed frames at all.
         package var compressionConnections = 0
+        /// Publishes refused because an event loop had `maxQueuedPublishes` waiting, by source.
+        package var overloaded = [Int](repeating: 0, count: PublishSource.allCases.count)
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
@@ -69,6 +75,8 @@ public final class Hub: Sendable {
         }
         self.shards = shards
         self.shardIndexByLoop = indexByLoop
+        self.queuedPublishes = NIOLockedValueBox([Int](repeating: 0, count: shards.count))
+        self.maxQueuedPublishes = settings.maxQueuedPublishes
         self.allocator = allocator
         self.compressionMinBytes = settings.compressionMinBytes
         self.observer = observer
@@ -94,12 +102,17 @@ public final class Hub: Sendable {
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<Int> {
         let accepted = ContinuousClock.now
+        guard self.admitPublish() else {
+            self.counters.withLockedValue { $0.overloaded[source.rawValue] += 1 }
+            return eventLoop.makeFailedFuture(PublishOverloaded(limit: self.maxQueuedPublishes))
+        }
         let (frame, compressed) = self.encode(payload, opcode: opcode, source: source)
         var futures: [EventLoopFuture<Int>] = []
         futures.reserveCapacity(self.shards.count)
-        for shard in self.shards {
+        for (index, shard) in self.shards.enumerated() {
             let promise = shard.eventLoop.makePromise(of: Int.self)
             shard.eventLoop.execute {
+                self.queuedPublishes.withLockedValue { $0[index] -= 1 }
                 promise.succeed(shard.value.deliver(frame, compressed: compressed, to: channel))
             }
             futures.append(promise.futureResult)
@@ -109,6 +122,16 @@ public final class Hub: Sendable {
         return delivered.map { count in
             observer.fannedOut(after: ContinuousClock.now - accepted)
             return count
+        }
+    }
+
+    /// Takes a place in every shard's queue, or none if any shard already has `maxQueuedPublishes` waiting: a
+    /// message goes to all loops or to none, so a refused publisher can retry without anyone getting it twice.
+    private func admitPublish() -> Bool {
+        self.queuedPublishes.withLockedValue { queued in
+            for count in queued where count >= self.maxQueuedPublishes { return false }
+            for index in queued.indices { queued[index] += 1 }
+            return true
         }
     }
 

@@ -1,3 +1,12 @@
+/// Why `Hub.publish` refused a message: an event loop already has `limit` publishes waiting to be fanned out
+/// (it is falling behind). Nothing was delivered anywhere; the publisher may retry later.
+public struct PublishOverloaded: Error, Sendable, Equatable {
+    /// The per-loop limit (`--max-queued-publishes`).
+    public var limit: Int
+
+    public init(limit: Int) { self.limit = limit }
+}
+
 /// What `Hub.broadcast` reached: the answer a publisher gets.
 public enum PublishResult: Sendable, Equatable {
     /// Single node: written to this many local subscribers.

@@ -18,6 +18,9 @@ public struct ShardSettings: Sendable {
     package var inboundBufferBytes: Int = 4096
     /// Free inbound buffers a shard keeps for reuse.
     package var maxPooledBuffers: Int = 256
+    /// Publishes one event loop may have waiting to be fanned out. A publish that would pass it on any loop is
+    /// refused as a whole (`PublishOverloaded`) instead of growing the queue between loops without bound.
+    package var maxQueuedPublishes: Int = 10_000
 
     public init() {}
 }

@@ -42,6 +42,9 @@ public struct ServerConfiguration: Sendable {
     package var maxSubscriptions = 64
     /// Outbound bytes one connection may have queued before the slow-consumer policy applies.
     package var maxPendingBytes = 1024 * 1024
+    /// Publishes one event loop may have waiting to be fanned out; a publish past it is refused with 503 (HTTP) or
+    /// dropped and counted (client and cluster publishes), never queued without bound.
+    package var maxQueuedPublishes = 10_000
     /// What happens to a slow consumer: close it (1008) or drop its messages.
     package var slowConsumer: SlowConsumerPolicy = .disconnect
     /// Whether clients may publish with `{"publish": …}`.
@@ -99,6 +102,7 @@ public struct ServerConfiguration: Sendable {
         var settings = ShardSettings()
         settings.maxMessageBytes = self.maxMessageBytes
         settings.maxSubscriptions = self.maxSubscriptions
+        settings.maxQueuedPublishes = self.maxQueuedPublishes
         settings.clientPublish = self.clientPublish
         settings.slowConsumerPolicy = self.slowConsumer
         settings.closeTimeout = self.closeTimeout
@@ -126,6 +130,7 @@ public struct ServerConfiguration: Sendable {
         try positive(self.maxMessageBytes, "max-message-bytes")
         try positive(self.maxSubscriptions, "max-subscriptions")
         try positive(self.maxPendingBytes, "max-pending-bytes")
+        try positive(self.maxQueuedPublishes, "max-queued-publishes")
         guard self.compressionMinBytes >= 0 else { throw ConfigurationError("compression-min-bytes must not be negative") }
         guard self.readBufferBytes >= 64 else { throw ConfigurationError("read-buffer-bytes must be at least 64") }
         for (value, name) in [

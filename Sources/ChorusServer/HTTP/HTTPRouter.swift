@@ -236,15 +236,8 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
                 switch result {
                 case .success(let reached):
                     self.respond(to: context, status: .ok, json: Self.publishAnswer(reached, channel: channel))
-                case .failure where self.hub.clusterBus != nil:
-                    // Handed to Redis, then the connection dropped: it may or may not have gone out, so it was
-                    // not delivered locally either (a retry must not reach anyone twice).
-                    self.respond(
-                        to: context,
-                        rejection: HTTPRejection(.serviceUnavailable, "cluster publish failed; it may not have been delivered")
-                    )
-                case .failure:
-                    self.respond(to: context, rejection: HTTPRejection(.internalServerError, "publish failed"))
+                case .failure(let error):
+                    self.respond(to: context, rejection: Self.publishFailure(error, clustered: self.hub.clusterBus != nil))
                 }
             }
     }
@@ -260,6 +253,25 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .localOnly(let count):
             #"{"channel":"\#(channel.value)","clustered":false,"delivered":\#(count)}"#
         }
+    }
+
+    /// The answer to a publish that failed.
+    package static func publishFailure(_ error: any Error, clustered: Bool) -> HTTPRejection {
+        if let overloaded = error as? PublishOverloaded {
+            // Nothing went out anywhere: retrying later is safe.
+            var rejection = HTTPRejection(
+                .serviceUnavailable,
+                "overloaded: an event loop has \(overloaded.limit) publishes waiting; retry later"
+            )
+            rejection.headers.append(("Retry-After", "1"))
+            return rejection
+        }
+        if clustered {
+            // Handed to Redis, then the connection dropped: it may or may not have gone out, so it was not
+            // delivered locally either (a retry must not reach anyone twice).
+            return HTTPRejection(.serviceUnavailable, "cluster publish failed; it may not have been delivered")
+        }
+        return HTTPRejection(.internalServerError, "publish failed")
     }
 
     /// `text/*` and `application/json` are delivered as text frames; anything else as binary.

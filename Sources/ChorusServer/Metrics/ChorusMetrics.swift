@@ -15,6 +15,7 @@ public struct ChorusMetrics: Sendable {
     let channels: Gauge
     let subscriptions: Gauge
     let messagesPublished: [Counter]  // indexed by PublishSource.rawValue
+    let publishesOverloaded: [Counter]  // indexed by PublishSource.rawValue
     let messageSize: ValueHistogram
     let framesEncoded: Counter
     let frameBytesEncoded: Counter
@@ -103,6 +104,15 @@ public struct ChorusMetrics: Sendable {
                 descriptor: .named(
                     "chorus_messages_published_total",
                     help: "Messages published, by where they came from."
+                ),
+                labels: [("source", source.label)]
+            )
+        }
+        self.publishesOverloaded = PublishSource.allCases.map { source in
+            r.makeCounter(
+                descriptor: .named(
+                    "chorus_publishes_overloaded_total",
+                    help: "Publishes refused because an event loop already had --max-queued-publishes waiting, by source."
                 ),
                 labels: [("source", source.label)]
             )

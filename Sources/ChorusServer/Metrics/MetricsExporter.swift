@@ -70,6 +70,7 @@ public final class MetricsExporter: Sendable {
         let hubCounters = self.hub.hubCounters
         for source in PublishSource.allCases {
             m.messagesPublished[source.rawValue].set(total: hubCounters.published[source.rawValue])
+            m.publishesOverloaded[source.rawValue].set(total: hubCounters.overloaded[source.rawValue])
         }
         m.framesEncoded.set(total: hubCounters.framesEncoded)
         m.frameBytesEncoded.set(total: hubCounters.frameBytesEncoded)
