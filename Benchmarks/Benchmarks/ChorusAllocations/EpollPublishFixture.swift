@@ -15,6 +15,8 @@
         private static let payloadBytes = 64
         /// A text frame of 64 bytes: two header bytes, then the payload.
         private static let frameBytes = 2 + payloadBytes
+        private static let endOfHead: [UInt8] = Array("\r\n\r\n".utf8)
+        private static let endOfResponse: [UInt8] = Array("}\n".utf8)
 
         private let server: ChorusServer
         private let subscribers: [Int32]
@@ -49,7 +51,8 @@
             for _ in 0..<count {
                 let fd = try Self.connect(port: port)
                 Self.sendAll(fd, upgrade)
-                let head = Self.readHead(fd, into: self.buffer)
+                let length = Self.readUntil(fd, endingWith: Self.endOfHead, into: self.buffer)
+                let head = String(decoding: self.buffer[..<length], as: UTF8.self)
                 precondition(head.hasPrefix("HTTP/1.1 101"), "upgrade refused: \(head)")
                 subscribers.append(fd)
             }
@@ -71,7 +74,7 @@
         @discardableResult
         func publishAndReceive() -> Int {
             Self.sendAll(self.publisher, self.request)
-            let length = Self.readResponse(self.publisher, into: self.buffer)
+            let length = Self.readUntil(self.publisher, endingWith: Self.endOfResponse, into: self.buffer)
             for fd in self.subscribers {
                 Self.readExactly(fd, Self.frameBytes, into: UnsafeMutableRawBufferPointer(rebasing: self.buffer[2048...]))
                 precondition(
@@ -87,7 +90,7 @@
         func connectionLifecycle() throws {
             let fd = try Self.connect(port: self.port)
             Self.sendAll(fd, self.upgrade)
-            let length = Self.readHeadQuickly(fd, into: self.buffer)
+            let length = Self.readUntil(fd, endingWith: Self.endOfHead, into: self.buffer)
             precondition(length > 12 && self.buffer[9] == UInt8(ascii: "1") && self.buffer[11] == UInt8(ascii: "1"), "not a 101")
             Self.sendAll(fd, self.closeFrame)
             Self.readExactly(fd, 4, into: self.buffer)
@@ -95,17 +98,6 @@
             let end = recv(fd, self.buffer.baseAddress!, 1, 0)
             precondition(end == 0, "the server did not close the socket")
             Glibc.close(fd)
-        }
-
-        /// Reads a response head with whole reads (the server sends nothing after it until asked).
-        private static func readHeadQuickly(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-            var length = 0
-            repeat {
-                let read = recv(fd, buffer.baseAddress! + length, 2048 - length, 0)
-                precondition(read > 0 || (read < 0 && errno == EINTR), "recv: \(read) \(errno)")
-                length += max(0, read)
-            } while length < 4 || !buffer[length - 4..<length].elementsEqual([13, 10, 13, 10])
-            return length
         }
 
         private static func connect(port: Int) throws -> Int32 {
@@ -146,25 +138,20 @@
             }
         }
 
-        /// Reads byte by byte up to the blank line (setup only).
-        private static func readHead(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> String {
-            var length = 0
-            while length < 4 || buffer[length - 4..<length].elementsEqual("\r\n\r\n".utf8) == false {
-                self.readExactly(fd, 1, into: UnsafeMutableRawBufferPointer(rebasing: buffer[length...]))
-                length += 1
-            }
-            return String(decoding: buffer[..<length], as: UTF8.self)
-        }
-
-        /// Reads one publish response into `buffer` and returns its length: Chorus answers with one line of
-        /// JSON, so it ends with "}\n".
-        private static func readResponse(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        /// Reads into `buffer` until what was read ends with `terminator` and returns the length. Only for answers
+        /// after which the server sends nothing until asked: a 101 head ("\r\n\r\n"), a publish response (one
+        /// line of JSON, "}\n").
+        private static func readUntil(
+            _ fd: Int32,
+            endingWith terminator: [UInt8],
+            into buffer: UnsafeMutableRawBufferPointer
+        ) -> Int {
             var length = 0
             repeat {
                 let read = recv(fd, buffer.baseAddress! + length, 2048 - length, 0)
                 precondition(read > 0 || (read < 0 && errno == EINTR), "recv: \(read) \(errno)")
                 length += max(0, read)
-            } while length < 2 || buffer[length - 2] != UInt8(ascii: "}") || buffer[length - 1] != UInt8(ascii: "\n")
+            } while length < terminator.count || !buffer[(length - terminator.count)..<length].elementsEqual(terminator)
             return length
         }
     }

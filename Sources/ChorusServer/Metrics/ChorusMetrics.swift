@@ -99,24 +99,17 @@ public struct ChorusMetrics: Sendable {
                 help: "Subscriptions across all connections (a connection on three channels counts three)."
             )
         )
-        self.messagesPublished = PublishSource.allCases.map { source in
-            r.makeCounter(
-                descriptor: .named(
-                    "chorus_messages_published_total",
-                    help: "Messages published, by where they came from."
-                ),
-                labels: [("source", source.label)]
-            )
+        /// One counter per publish source, indexed by `PublishSource.rawValue`.
+        func bySource(_ name: String, help: String) -> [Counter] {
+            PublishSource.allCases.map { source in
+                r.makeCounter(descriptor: .named(name, help: help), labels: [("source", source.label)])
+            }
         }
-        self.publishesOverloaded = PublishSource.allCases.map { source in
-            r.makeCounter(
-                descriptor: .named(
-                    "chorus_publishes_overloaded_total",
-                    help: "Publishes refused because an event loop already had --max-queued-publishes waiting, by source."
-                ),
-                labels: [("source", source.label)]
-            )
-        }
+        self.messagesPublished = bySource("chorus_messages_published_total", help: "Messages published, by where they came from.")
+        self.publishesOverloaded = bySource(
+            "chorus_publishes_overloaded_total",
+            help: "Publishes refused because an event loop already had --max-queued-publishes waiting, by source."
+        )
         self.messageSize = r.makeValueHistogram(
             descriptor: .named("chorus_message_size_bytes", help: "Payload size of published messages, in bytes."),
             buckets: [64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576]
