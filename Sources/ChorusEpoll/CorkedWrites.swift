@@ -39,11 +39,17 @@
 
         var isEmpty: Bool { self.slots.isEmpty }
 
+        /// Deliveries corked this turn (one per frame per connection).
+        var deliveries: Int { self.entries.count }
+        /// Bytes corked this turn, counting a shared frame once per connection it was given to.
+        private(set) var deliveredBytes = 0
+
         /// Corks `bytes` for `slot` after the chain ending at `tail` (0: none yet); returns the new tail.
         mutating func add(_ bytes: ByteBuffer, slot: UInt32, after tail: UInt32) -> UInt32 {
             if tail == 0 { self.slots.append(slot) }
             let frame = self.index(of: bytes)
             self.entries.append(Entry(frame: frame, previous: tail))
+            self.deliveredBytes += bytes.readableBytes
             return UInt32(self.entries.count)
         }
 
@@ -58,6 +64,16 @@
             }
             chain.reverse()
         }
+
+        /// The frame of the chain ending at `tail` when it holds exactly one (the usual case when the loop keeps
+        /// up), else nil: lets the caller send it without building the chain.
+        func soleFrame(endingAt tail: UInt32) -> UInt32? {
+            let entry = self.entries[Int(tail - 1)]
+            return entry.previous == 0 ? entry.frame : nil
+        }
+
+        /// The first readable byte of frame `index` (valid until `reset`).
+        func base(_ index: UInt32) -> UnsafeRawPointer? { self.bases[Int(index)] }
 
         /// The corked frame `index` (a reference to its shared storage).
         func frame(_ index: UInt32) -> ByteBuffer { self.frames[Int(index)] }
@@ -99,6 +115,7 @@
             self.lengths.removeAll(keepingCapacity: keep)
             self.entries.removeAll(keepingCapacity: keep)
             self.slots.removeAll(keepingCapacity: keep)
+            self.deliveredBytes = 0
         }
 
         /// The index of `bytes` among the turn's frames, adding it if new. A fan-out gives the same frame to

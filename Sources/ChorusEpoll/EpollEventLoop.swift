@@ -35,10 +35,19 @@
         private var threadID = pthread_t()
         private let inbox = NIOLockedValueBox(Inbox())
         private var timers = TimerHeap()
+        /// The loop's own repeating tick (`startTicking`): no task, promise or timer object per firing, where a
+        /// NIO `RepeatedTask` allocates several each time.
+        private var ticker: Ticker?
         private var running: [@Sendable () -> Void] = []
         /// The readiness handler of this loop's descriptors (its transport). Set on the loop.
         package var handler: (any EpollReadinessHandler)?
         private let name: String
+
+        private struct Ticker {
+            let interval: TimeAmount
+            var next: NIODeadline
+            let body: () -> Void
+        }
 
         private struct Inbox {
             var tasks: [@Sendable () -> Void] = []
@@ -131,6 +140,13 @@
             if wake { self.wake() }
         }
 
+        /// Calls `body` on the loop every `interval` (first after one interval) until the loop exits; a second
+        /// call replaces the first. Call on the loop. Firing allocates nothing.
+        package func startTicking(every interval: TimeAmount, _ body: @escaping () -> Void) {
+            self.preconditionInEventLoop()
+            self.ticker = Ticker(interval: interval, next: .now() + interval, body: body)
+        }
+
         // MARK: EventLoop
 
         package var inEventLoop: Bool { pthread_equal(pthread_self(), self.threadID) != 0 }
@@ -204,8 +220,9 @@
                 self.runTakenTasks()
                 if shutdown && !hasTasks { break }
                 self.runDueTimers()
+                self.runTicker()
                 self.handler?.flushWrites()
-                let timeout = self.inbox.withLockedValue { $0.tasks.isEmpty } ? self.timers.timeoutMilliseconds() : 0
+                let timeout = self.inbox.withLockedValue { $0.tasks.isEmpty } ? self.waitMilliseconds() : 0
                 let count = tokens.withUnsafeMutableBufferPointer { tokens in
                     flags.withUnsafeMutableBufferPointer { flags in
                         chorus_epoll_wait(self.epollFD, tokens.baseAddress, flags.baseAddress, 256, timeout)
@@ -226,6 +243,8 @@
             }
             self.handler?.loopWillExit()
             self.handler = nil
+            // Its body may hold the handler.
+            self.ticker = nil
             self.timers.removeAll()
             let (callbacks, orphans) = self.inbox.withLockedValue { inbox in
                 inbox.hasExited = true
@@ -254,6 +273,25 @@
         private func runTakenTasks() {
             for task in self.running { task() }
             self.running.removeAll(keepingCapacity: true)
+        }
+
+        private func runTicker() {
+            guard let ticker = self.ticker else { return }
+            let now = NIODeadline.now()
+            guard ticker.next <= now else { return }
+            // The next tick is an interval after this one ran: a late tick does not bring on a burst.
+            self.ticker!.next = now + ticker.interval
+            ticker.body()
+        }
+
+        /// How long epoll_wait may sleep: until the earliest timer or tick, -1 for no limit.
+        private func waitMilliseconds() -> Int32 {
+            let timers = self.timers.timeoutMilliseconds()
+            guard let ticker = self.ticker else { return timers }
+            let now = NIODeadline.now()
+            let untilTick =
+                ticker.next <= now ? 0 : Int32(clamping: ((ticker.next - now).nanoseconds + 999_999) / 1_000_000)
+            return timers < 0 ? untilTick : min(timers, untilTick)
         }
 
         private func runDueTimers() {

@@ -54,8 +54,10 @@
         /// Decoders of connections with a partly received frame or message, by slot. An idle decoder holds no
         /// state beyond the loop's settings, so idle connections keep none.
         private var activeDecoders: [UInt32: InboundFrameDecoder] = [:]
-        /// Close-handshake deadlines of connections the server is closing, by slot.
-        private var closeTimers: [UInt32: Scheduled<Void>] = [:]
+        /// Deadlines of requests still being read (key: the socket) and of close handshakes the server started
+        /// (key: slot and generation), checked on each `tick`: no timer object per connection.
+        private var handshakeDeadlines = DeadlineQueue()
+        private var closeDeadlines = DeadlineQueue()
         /// Token permissions of connections that have a token (none without tokens), by slot.
         private var grants: [UInt32: ChannelGrant] = [:]
         /// What the front door wants back when a connection goes, for connections that have something (only
@@ -65,12 +67,13 @@
         private var scratch: ByteBuffer
         /// Frames given to connections this turn, written when the loop is about to wait.
         @exclusivity(unchecked) private var corked = CorkedWrites()
+        /// True while `flushWrites` runs (writing never corks more, but a flush must not start inside one).
+        private var isFlushing = false
         /// Scratch for `uncork`: one connection's corked frames, and their addresses and lengths for sendmsg.
         @exclusivity(unchecked) private var chain: [UInt32] = []
         @exclusivity(unchecked) private var vectorBases: [UnsafeRawPointer?] = []
         @exclusivity(unchecked) private var vectorLengths: [UInt] = []
         private let allocator = ByteBufferAllocator()
-        private var sweepTask: RepeatedTask?
 
         private struct Handshake {
             var buffer: ByteBuffer?
@@ -89,12 +92,19 @@
                 self.shard.reserveConnections(settings.expectedConnections)
                 self.records.reserveCapacity(settings.expectedConnections)
             }
-            let sweep = min(max(settings.handshakeTimeout.nanoseconds / 4, 10_000_000), 1_000_000_000)
-            let bound = NIOLoopBound(self, eventLoop: loop)
-            // The task holds the transport until it is cancelled at the loop's exit.
-            self.sweepTask = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(sweep), delay: .nanoseconds(sweep)) {
-                _ in bound.value.expireHandshakes()
-            }
+            let tick = Self.tickInterval(
+                handshakeTimeout: settings.handshakeTimeout,
+                closeTimeout: self.shard.settings.closeTimeout
+            )
+            // Weak: the loop keeps the tick until it exits, the transport (its handler) until then too.
+            loop.startTicking(every: tick) { [weak self] in self?.tick() }
+        }
+
+        /// How often deadlines are checked: a timer fires at most this late. An eighth of the shorter timeout,
+        /// between 10 ms and 250 ms (4 wake-ups a second for an idle loop with the defaults).
+        static func tickInterval(handshakeTimeout: TimeAmount, closeTimeout: TimeAmount) -> TimeAmount {
+            let shorter = min(handshakeTimeout.nanoseconds, closeTimeout.nanoseconds)
+            return .nanoseconds(min(max(shorter / 8, 10_000_000), 250_000_000))
         }
 
         /// Starts accepting on `fd` (a bound, listening, non-blocking socket this transport now owns), handing
@@ -113,7 +123,6 @@
 
         package func loopWillExit() {
             self.flushWrites()
-            self.sweepTask?.cancel()
             self.stopListening()
             for fd in self.handshakes.keys { Glibc.close(fd) }
             self.handshakes = [:]
@@ -197,7 +206,9 @@
                 Glibc.close(fd)
                 return
             }
-            self.handshakes[fd] = Handshake(buffer: nil, deadline: .now() + self.settings.handshakeTimeout)
+            let deadline = NIODeadline.now() + self.settings.handshakeTimeout
+            self.handshakes[fd] = Handshake(buffer: nil, deadline: deadline)
+            self.handshakeDeadlines.add(UInt64(UInt32(bitPattern: fd)), deadline: deadline)
         }
 
         /// Out of descriptors: stop watching the listeners for 100 ms rather than spin on them.
@@ -267,13 +278,26 @@
             self.frontDoor.handOff(fd: fd, bytes: buffer)
         }
 
-        private func expireHandshakes() {
+        /// Closes requests and close handshakes whose deadline passed. An entry whose request or connection is
+        /// already gone is skipped: a socket number reused by a later request has a later deadline, a reused slot
+        /// another generation.
+        private func tick() {
             let now = NIODeadline.now()
-            for (fd, handshake) in self.handshakes where handshake.deadline <= now {
+            while let key = self.handshakeDeadlines.popDue(now: now) {
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: key))
+                guard let handshake = self.handshakes[fd], handshake.deadline <= now else { continue }
                 // A partial head's buffer is its own (not the pool's): it goes with the entry.
                 self.handshakes[fd] = nil
                 Glibc.close(fd)
                 self.frontDoor.handshakeTimedOut()
+            }
+            while let key = self.closeDeadlines.popDue(now: now) {
+                let slot = UInt32(truncatingIfNeeded: key)
+                let generation = UInt32(truncatingIfNeeded: key >> 32)
+                guard Int(slot) < self.records.count, self.records[Int(slot)].isInUse,
+                    self.records[Int(slot)].generation == generation
+                else { continue }
+                self.connectionGone(slot: slot)
             }
         }
 
@@ -342,7 +366,9 @@
                     if count < 0, self.records[Int(slot)].closeReason == nil {
                         self.records[Int(slot)].closeReason = .error
                     }
-                    self.connectionGone(slot: slot)
+                    // A half-closed peer may still read: what this turn gave it (a pong, a close frame) goes first.
+                    if count == 0 { self.uncork(slot: slot) }
+                    if self.records[Int(slot)].isInUse { self.connectionGone(slot: slot) }
                     return
                 }
                 self.consume(&self.scratch, slot: slot)
@@ -359,7 +385,9 @@
             let inflater = compressed ? self.shard.inflater : nil
             var decoder = self.activeDecoders.removeValue(forKey: slot) ?? self.makeDecoder(compressed: compressed)
             while let event = decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
-                self.handle(event, slot: slot, id: id)
+                // `consume`: the event's buffer must be let go before the decoder's buffers return to the pool
+                // (a buffer still shared there is replaced by a fresh allocation).
+                self.handle(consume event, slot: slot, id: id)
                 guard self.records[Int(slot)].isInUse, self.records[Int(slot)].generation == id.generation else {
                     // Gone while handling the event: the decoder's buffers go back to the pool.
                     decoder.releaseBuffers(to: self.shard.pool)
@@ -459,9 +487,22 @@
                 return
             }
             self.records[index].corkTail = self.corked.add(bytes, slot: slot, after: self.records[index].corkTail)
+            // A turn that runs many publishes (a loop that fell behind) writes out early: a connection that stopped
+            // reading must meet the slow-consumer limit, which applies to what the kernel refused, after at most
+            // this much more, and the chain stays small.
+            if self.corked.deliveredBytes >= Self.maxCorkedBytes || self.corked.deliveries >= Self.maxCorkedDeliveries {
+                self.flushWrites()
+            }
         }
 
+        /// At most this much is corked in one turn before it is written out.
+        static let maxCorkedBytes = 4 << 20
+        static let maxCorkedDeliveries = 1 << 16
+
         package func flushWrites() {
+            guard !self.isFlushing else { return }
+            self.isFlushing = true
+            defer { self.isFlushing = false }
             var next = 0
             // Writing may cork more (a connection closed on error does not, but stay safe): index, not iterator.
             while next < self.corked.slots.count {
@@ -478,15 +519,33 @@
             let tail = self.records[index].corkTail
             guard tail != 0 else { return }
             self.records[index].corkTail = 0
-            self.corked.chain(endingAt: tail, into: &self.chain)
             let fd = self.records[index].fd
+            if let frame = self.corked.soleFrame(endingAt: tail) {
+                // One frame: a plain send, no chain, no vectors.
+                let length = self.corked.length(frame)
+                let outcome = self.writeSome(fd: fd, slot: slot) { chorus_send($0, self.corked.base(frame), UInt(length)) }
+                switch outcome {
+                case .wrote(let written) where written == length:
+                    return
+                case .gone:
+                    return
+                case .wrote(let written):
+                    var rest = self.corked.frame(frame)
+                    rest.moveReaderIndex(forwardBy: written)
+                    self.enqueue(rest, slot: slot)
+                case .wouldBlock:
+                    self.enqueue(self.corked.frame(frame), slot: slot)
+                }
+                return
+            }
+            self.corked.chain(endingAt: tail, into: &self.chain)
             var first = 0
             var skip = 0
             while first < self.chain.count {
                 let batch = self.chain[first..<min(self.chain.count, first + Int(CHORUS_SENDV_MAX))]
                 let outcome = self.writeSome(fd: fd, slot: slot) { fd in
                     self.corked.withVectors(batch, skippingFirst: skip, into: &self.vectorBases, &self.vectorLengths) {
-                        // One frame (the usual case when the loop keeps up): plain send, no message header to copy in.
+                        // One frame left (a partly written chain's last): plain send, no message header to copy in.
                         $2 == 1 ? chorus_send(fd, $0[0], $1[0]) : chorus_sendv(fd, $0, $1, $2)
                     }
                 }
@@ -544,6 +603,14 @@
 
         private func enqueue(_ bytes: ByteBuffer, slot: UInt32) {
             let index = Int(slot)
+            guard self.records[index].isInUse else { return }
+            guard Int(self.records[index].pendingBytes) + bytes.readableBytes <= Int(UInt32.max) else {
+                // Only frames that bypass the slow-consumer check (pongs, close frames) can get here, and only
+                // from a peer that sends and never reads: let it go rather than count past the record's field.
+                self.records[index].closeReason = .slowConsumer
+                self.connectionGone(slot: slot)
+                return
+            }
             if self.records[index].pending == nil { self.records[index].pending = [] }
             self.records[index].pending!.append(bytes)
             self.records[index].pendingBytes += UInt32(bytes.readableBytes)
@@ -607,7 +674,6 @@
             guard self.records[index].isInUse else { return }
             let id = self.id(slot)
             Glibc.close(self.records[index].fd)
-            self.closeTimers.removeValue(forKey: slot)?.cancel()
             if var decoder = self.activeDecoders.removeValue(forKey: slot) {
                 decoder.releaseBuffers(to: self.shard.pool)
             }
@@ -638,16 +704,9 @@
             self.shard.markClosing(self.id(slot))
             self.send(FrameEncoder.close(code: code, reason: reason, allocator: self.allocator), slot: slot)
             guard self.records[index].isInUse else { return }
-            // Wait for the peer's close frame, but not forever.
-            let generation = self.records[index].generation
-            let bound = NIOLoopBound(self, eventLoop: self.loop)
-            self.closeTimers[slot] = self.loop.scheduleTask(in: self.shard.settings.closeTimeout) {
-                let transport = bound.value
-                guard transport.records[index].isInUse, transport.records[index].generation == generation else {
-                    return
-                }
-                transport.connectionGone(slot: slot)
-            }
+            // Wait for the peer's close frame, but not forever (the entry is skipped if the connection goes first).
+            let key = UInt64(self.records[index].generation) << 32 | UInt64(slot)
+            self.closeDeadlines.add(key, deadline: .now() + self.shard.settings.closeTimeout)
         }
 
         package func pendingOutboundBytes(slot: UInt32) -> Int {
@@ -669,7 +728,26 @@
     extension HTTPRequestHead {
         /// `Upgrade: websocket` (the front door checks the rest of RFC 6455's handshake).
         fileprivate var isWebSocketUpgrade: Bool {
-            self.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+            self.headers.contains { header in
+                guard header.name.utf8.count == 7, header.name.lowercased() == "upgrade" else { return false }
+                var rest = Substring(header.value)
+                while true {
+                    let comma = rest.firstIndex(of: ",") ?? rest.endIndex
+                    if Self.isWebSocketToken(rest[..<comma]) { return true }
+                    guard comma < rest.endIndex else { return false }
+                    rest = rest[rest.index(after: comma)...]
+                }
+            }
+        }
+
+        /// "websocket" in any case, with optional whitespace around it, compared without building a string.
+        private static func isWebSocketToken(_ element: Substring) -> Bool {
+            var element = element
+            while element.first == " " || element.first == "\t" { element = element.dropFirst() }
+            while element.last == " " || element.last == "\t" { element = element.dropLast() }
+            return element.utf8.elementsEqual("websocket".utf8) { byte, lower in
+                (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower
+            }
         }
     }
 #endif

@@ -14,44 +14,91 @@ enum RequestHeadParser {
         case unsupported
     }
 
-    /// Looks for a complete head in `buffer`'s readable bytes without consuming them.
+    /// Looks for a complete head in `buffer`'s readable bytes without consuming them. Walks the lines in place:
+    /// what it allocates is the head itself (its strings past 15 bytes and one array of header fields).
     static func parse(_ buffer: ByteBuffer) -> Outcome {
         buffer.withUnsafeReadableBytes { bytes in
             guard let end = Self.headEnd(bytes) else {
                 // Bytes that cannot start a request line go to the HTTP side at once, which answers 400.
                 return Self.requestLineMayContinue(bytes) ? .incomplete : .unsupported
             }
-            var lines = bytes[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
-                line -> Slice<UnsafeRawBufferPointer> in
-                line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            // `end` is the index of the final "\n\r\n"'s first byte: the lines are bytes[..<end], less any empty
+            // ones at its end (a head ending "\n\n\r\n" is complete, as the HTTP side would read it).
+            var linesEnd = end
+            while let newline = bytes[..<linesEnd].lastIndex(of: UInt8(ascii: "\n")) {
+                let last = bytes[(newline + 1)..<linesEnd]
+                guard last.isEmpty || (last.count == 1 && last.first == UInt8(ascii: "\r")) else { break }
+                linesEnd = newline
             }
-            // `end` is the index of the final "\n\r\n"'s first byte; the split leaves an empty last line.
-            while lines.last?.isEmpty == true { lines.removeLast() }
-            guard let requestLine = lines.first else { return .unsupported }
-            let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-            guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
-                let version = Self.version(parts[2])
+            var lines = LineCursor(bytes: bytes, end: linesEnd)
+            guard let requestLine = lines.next() else { return .unsupported }
+            guard let firstSpace = requestLine.firstIndex(of: UInt8(ascii: " ")),
+                let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
+                firstSpace > requestLine.startIndex, secondSpace > firstSpace + 1,
+                let version = Self.version(requestLine[(secondSpace + 1)...])
             else { return .unsupported }
-            var headers = HTTPHeaders()
-            for line in lines.dropFirst() {
+            var fields: [(String, String)] = []
+            fields.reserveCapacity(Self.lineCount(bytes, end: end))
+            while let line = lines.next() {
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
-                    line.first != UInt8(ascii: " "), line.first != UInt8(ascii: "\t")
+                    line.first != UInt8(ascii: " "), line.first != UInt8(ascii: "\t"),
+                    !line[..<colon].contains(UInt8(ascii: " "))
                 else { return .unsupported }
                 let name = String(decoding: line[..<colon], as: UTF8.self)
-                guard !name.contains(" ") else { return .unsupported }
-                let value = String(decoding: line[(colon + 1)...], as: UTF8.self)
-                headers.add(name: name, value: value.trimmingSpaces())
+                let value = String(decoding: Self.trimmingSpaces(line[(colon + 1)...]), as: UTF8.self)
+                fields.append((name, value))
             }
+            let headers = HTTPHeaders(fields)
             if let length = headers.first(name: "content-length"), length != "0" { return .unsupported }
             if headers.contains(name: "transfer-encoding") { return .unsupported }
             let head = HTTPRequestHead(
                 version: version,
-                method: HTTPMethod(rawValue: String(decoding: parts[0], as: UTF8.self)),
-                uri: String(decoding: parts[1], as: UTF8.self),
+                method: HTTPMethod(rawValue: String(decoding: requestLine[..<firstSpace], as: UTF8.self)),
+                uri: String(decoding: requestLine[(firstSpace + 1)..<secondSpace], as: UTF8.self),
                 headers: headers
             )
             return .complete(head, length: end + 3)
         }
+    }
+
+    /// The lines of a head, each without its "\n" or "\r\n"; ends at the blank line.
+    private struct LineCursor {
+        let bytes: UnsafeRawBufferPointer
+        let end: Int
+        var start = 0
+
+        init(bytes: UnsafeRawBufferPointer, end: Int) {
+            self.bytes = bytes
+            self.end = end
+        }
+
+        /// The next line; the last one ends at `end` without a line feed.
+        mutating func next() -> Slice<UnsafeRawBufferPointer>? {
+            guard self.start <= self.end else { return nil }
+            let newline = self.bytes[self.start..<self.end].firstIndex(of: UInt8(ascii: "\n")) ?? self.end
+            var line = self.bytes[self.start..<newline]
+            self.start = newline + 1
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            return line
+        }
+    }
+
+    /// How many header lines the head ending at `end` has at most (its line feeds, less the request line's).
+    private static func lineCount(_ bytes: UnsafeRawBufferPointer, end: Int) -> Int {
+        var count = 0
+        for byte in bytes[..<end] where byte == UInt8(ascii: "\n") { count += 1 }
+        return count
+    }
+
+    private static func trimmingSpaces(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+        var bytes = bytes
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            bytes = bytes.dropFirst()
+        }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
+            bytes = bytes.dropLast()
+        }
+        return bytes
     }
 
     /// False when the request line seen so far already breaks HTTP's grammar (a control character, a byte over
@@ -86,19 +133,11 @@ enum RequestHeadParser {
     }
 
     private static func version(_ text: Slice<UnsafeRawBufferPointer>) -> HTTPVersion? {
-        switch String(decoding: text, as: UTF8.self) {
-        case "HTTP/1.1": .http1_1
-        case "HTTP/1.0": .http1_0
-        default: nil
+        guard text.count == 8, text.starts(with: "HTTP/1.".utf8) else { return nil }
+        switch text.last {
+        case UInt8(ascii: "1"): return .http1_1
+        case UInt8(ascii: "0"): return .http1_0
+        default: return nil
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
     }
 }

@@ -47,6 +47,29 @@ struct CorkedWritesTests {
         #expect(indices == [0, 1])
     }
 
+    @Test("a turn counts its deliveries and their bytes (a shared frame once per connection) until reset")
+    func countsDeliveries() {
+        var corked = CorkedWrites()
+        let frame = ByteBuffer(repeating: 1, count: 100)
+        for slot in 0..<10 { _ = corked.add(frame, slot: UInt32(slot), after: 0) }
+        #expect(corked.deliveries == 10 && corked.deliveredBytes == 1000)
+        corked.reset()
+        #expect(corked.deliveries == 0 && corked.deliveredBytes == 0)
+    }
+
+    @Test("a chain of one frame is recognised as such and points into the frame's own storage")
+    func soleFrame() {
+        var corked = CorkedWrites()
+        let frame = ByteBuffer(string: "only")
+        let one = corked.add(frame, slot: 0, after: 0)
+        let other = corked.add(frame, slot: 1, after: 0)
+        let two = corked.add(ByteBuffer(string: "more"), slot: 1, after: other)
+        #expect(corked.soleFrame(endingAt: one) == 0)
+        #expect(corked.soleFrame(endingAt: two) == nil)
+        let base = frame.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
+        #expect(corked.base(0) == base && corked.length(0) == 4)
+    }
+
     @Test("vectors point into the frames' own storage, the first advanced past what was written")
     func vectorsSkipWrittenBytes() {
         var corked = CorkedWrites()

@@ -346,6 +346,56 @@ struct ProtocolEdgeTests {
             #expect(try await server.subscriberCount("silent") == 0)
         }
     }
+
+    @Test("pings followed by a half-close are all answered before the server closes")
+    func pingsThenHalfClose() async throws {
+        try await TestServer.with(TestServer.configuration()) { server in
+            let client = try await TestWebSocket.connect(port: server.port, path: "/ws/half")
+            try await client.sync()
+            // Exactly 64 KiB of pings (500 of 125 bytes, one of 30): the epoll transport's read buffer, so one
+            // read can take them all and the next one the end of input, in the same turn as the pongs.
+            var pings: [UInt8] = []
+            for index in 0..<500 {
+                let payload = [UInt8](repeating: UInt8(index % 256), count: 125)
+                pings += TestWebSocket.encodeFrame(opcode: 0x9, payload: payload)
+            }
+            pings += TestWebSocket.encodeFrame(opcode: 0x9, payload: Array(repeating: 7, count: 30))
+            #expect(pings.count == 65536)
+            try await client.connection.send(pings)
+            try await client.connection.channel.close(mode: .output)
+            for index in 0..<501 {
+                let pong = try await client.nextFrame()
+                try #require(pong.opcode == 0xA, "frame \(index): opcode \(pong.opcode)")
+                #expect(pong.payload.count == (index < 500 ? 125 : 30))
+            }
+            let rest = try await client.connection.readUntilClosed(timeout: .seconds(5))
+            #expect(rest.readableBytes == 0)
+        }
+    }
+
+    @Test("a client that never answers the server's close frame is dropped after closeTimeout, and only then")
+    func unansweredCloseTimesOut() async throws {
+        let configuration = TestServer.configuration { $0.closeTimeout = .milliseconds(600) }
+        try await TestServer.with(configuration) { server in
+            let listener = try await TestWebSocket.connect(port: server.port, path: "/ws/room")
+            let client = try await TestWebSocket.connect(port: server.port, path: "/ws/room")
+            try await client.sync()
+            let start = ContinuousClock.now
+            try await client.sendText("not json")
+            let close = try await client.nextFrame()
+            #expect(close.opcode == 0x8 && close.closeCode == 1008)
+            // No answer: the server waits for one, then closes TCP by itself.
+            let rest = try await client.connection.readUntilClosed(timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - start
+            #expect(rest.readableBytes == 0)
+            #expect(elapsed >= .milliseconds(600), "closed \(elapsed) after the refused command")
+            #expect(elapsed < .seconds(4))
+            #expect(try await server.subscriberCount("room") == 1)
+            // The other connection of the channel was never disturbed.
+            try await expectDelivered(server, to: listener, channel: "room", "still here")
+            await listener.close()
+        }
+    }
 }
 
 /// Publishes `text` to `channel` over HTTP and expects `client` to receive exactly it next.

@@ -26,6 +26,24 @@ struct RequestHeadParserTests {
         #expect(head.headers["x-two"] == ["1", "2"])
     }
 
+    @Test("bare line feeds end lines, and empty lines before the final one belong to the end of the head")
+    func bareLineFeeds() throws {
+        for text in ["GET /ws/a HTTP/1.1\nHost: x\n\r\n", "GET /ws/a HTTP/1.1\r\nHost: x\n\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nHost: x\r\n\r\n\r\n"]
+        {
+            guard case .complete(let head, let length) = self.parse(text) else {
+                Issue.record("not complete: \(text.debugDescription)")
+                continue
+            }
+            #expect(head.uri == "/ws/a" && head.headers["host"] == ["x"])
+            // The head ends at the first "\n\r\n"; what follows is the connection's data.
+            let first = text.utf8.count - (text.hasSuffix("\r\n\r\n\r\n") ? 2 : 0)
+            #expect(length == first, "\(text.debugDescription)")
+        }
+        // A lone line feed inside the head is neither its end nor a header: left to the HTTP side.
+        #expect(self.parse("GET /ws/a HTTP/1.1\r\nHost: x\r\n\nX: y\r\n\r\n") == .unsupported)
+    }
+
     @Test("a head cut anywhere before its blank line is incomplete")
     func incomplete() {
         let text = "GET /ws/a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"

@@ -48,9 +48,10 @@ package final class InboundBufferPool {
     }
 
     /// Takes a buffer back; keeps it only if it still has the pooled size and the free list has room.
-    package func release(_ buffer: ByteBuffer) {
-        guard buffer.capacity == self.bufferCapacity, self.free.count < self.maxFreeBuffers else { return }
-        var buffer = buffer
+    /// `consuming`: the caller's reference moves in, so a buffer nobody else holds is seen as unshared.
+    package func release(_ returned: consuming ByteBuffer) {
+        guard returned.capacity == self.bufferCapacity, self.free.count < self.maxFreeBuffers else { return }
+        var buffer = consume returned
         // Drops a caller's stale view; if someone still shares the storage, clear() gives us fresh storage.
         buffer.clear()
         self.bytesHeld += buffer.capacity

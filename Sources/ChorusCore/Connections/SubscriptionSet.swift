@@ -73,13 +73,11 @@ package struct SubscriptionSet: Sendable {
         }
     }
 
-    /// Every subscription, inline ones first.
-    package var all: [Subscription] {
-        var result: [Subscription] = []
-        result.reserveCapacity(self.count)
-        if let first = self.first { result.append(first) }
-        if let second = self.second { result.append(second) }
-        result.append(contentsOf: self.overflow)
-        return result
+    /// Calls `body` with every subscription, inline ones first (without building an array: releasing a
+    /// connection allocates nothing).
+    package func forEach(_ body: (Subscription) -> Void) {
+        if let first = self.first { body(first) }
+        if let second = self.second { body(second) }
+        for subscription in self.overflow { body(subscription) }
     }
 }

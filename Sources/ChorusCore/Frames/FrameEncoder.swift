@@ -68,7 +68,28 @@ package enum FrameEncoder {
     }
 
     /// The Close frame that answers a peer's Close: empty when the peer sent no code, else just that code.
+    /// The answers to no code, 1000 and 1001 (nearly every close) are shared, immutable buffers: closing a
+    /// connection allocates no frame.
     package static func closeEcho(code: UInt16?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        guard let code else { return Self.emptyCloseEcho }
+        switch code {
+        case CloseCode.normal.rawValue: return Self.normalCloseEcho
+        case CloseCode.goingAway.rawValue: return Self.goingAwayCloseEcho
+        default: return Self.makeCloseEcho(code: code, allocator: allocator)
+        }
+    }
+
+    private static let emptyCloseEcho = makeCloseEcho(code: nil, allocator: ByteBufferAllocator())
+    private static let normalCloseEcho = makeCloseEcho(
+        code: CloseCode.normal.rawValue,
+        allocator: ByteBufferAllocator()
+    )
+    private static let goingAwayCloseEcho = makeCloseEcho(
+        code: CloseCode.goingAway.rawValue,
+        allocator: ByteBufferAllocator()
+    )
+
+    private static func makeCloseEcho(code: UInt16?, allocator: ByteBufferAllocator) -> ByteBuffer {
         guard let code else {
             var frame = allocator.buffer(capacity: 2)
             writeHeader(opcode: .close, payloadLength: 0, into: &frame)

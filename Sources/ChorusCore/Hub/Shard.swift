@@ -100,9 +100,7 @@ public final class Shard {
             return
         }
         guard let block = self.slab.block(id) else { return }
-        for subscription in block.subscriptions.all {
-            self.removeSubscriber(index: id.index, from: subscription)
-        }
+        block.subscriptions.forEach { self.removeSubscriber(index: id.index, from: $0) }
         self.slab.release(id)
         self.statistics.connectionsClosed[reason.rawValue] += 1
     }

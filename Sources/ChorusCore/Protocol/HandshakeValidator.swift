@@ -25,11 +25,11 @@ package enum HandshakeValidator {
     /// The GUID RFC 6455 §1.3 appends to the client's key.
     private static let keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    package static func validate(
+    package static func validate<Headers: Collection<(name: String, value: String)>>(
         method: String,
         versionMajor: Int,
         versionMinor: Int,
-        headers: [(name: String, value: String)]
+        headers: Headers
     ) -> Outcome {
         guard method == "GET" else {
             return .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: [])
@@ -47,48 +47,69 @@ package enum HandshakeValidator {
         guard containsToken("upgrade", in: "connection", headers) else {
             return .reject(status: 400, reason: "WebSocket upgrade requires Connection: Upgrade", extraHeaders: [])
         }
-        let versions = values(of: "sec-websocket-version", headers)
-        guard versions.count == 1, trimmed(versions[0]) == "13" else {
+        guard let version = onlyValue(of: "sec-websocket-version", headers), trimmed(version) == "13" else {
             return .reject(
                 status: 426,
                 reason: "WebSocket upgrade requires Sec-WebSocket-Version: 13",
                 extraHeaders: [HeaderField(name: "Sec-WebSocket-Version", value: "13")]
             )
         }
-        let keys = values(of: "sec-websocket-key", headers)
-        guard keys.count == 1, isBase64Of16Bytes(trimmed(keys[0])) else {
+        guard let key = onlyValue(of: "sec-websocket-key", headers), isBase64Of16Bytes(trimmed(key)) else {
             return .reject(
                 status: 400,
                 reason: "WebSocket upgrade requires one Sec-WebSocket-Key of 16 base64-encoded bytes",
                 extraHeaders: []
             )
         }
-        return .accept(secWebSocketAccept: acceptValue(forKey: String(trimmed(keys[0]))))
+        return .accept(secWebSocketAccept: acceptValue(forKey: trimmed(key)))
     }
 
-    /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), the `Sec-WebSocket-Accept` value.
-    package static func acceptValue(forKey key: String) -> String {
+    /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), the `Sec-WebSocket-Accept` value. One
+    /// allocation: the 28-byte answer (the key and GUID are hashed in place, the digest encoded straight into it).
+    package static func acceptValue(forKey key: some StringProtocol) -> String {
         var hasher = Insecure.SHA1()
-        var input = key + keyGUID
-        input.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        return base64Encode(hasher.finalize())
+        var key = Substring(key)
+        key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        var guid = keyGUID
+        guid.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize().withUnsafeBytes { digest in
+            String(unsafeUninitializedCapacity: (digest.count + 2) / 3 * 4) { output in
+                base64Encode(digest, into: output)
+            }
+        }
     }
 
     // MARK: - Header helpers
 
-    private static func values(of lowercasedName: String, _ headers: [(name: String, value: String)]) -> [String] {
-        headers.compactMap { equalsIgnoringASCIICase($0.name, lowercasedName) ? $0.value : nil }
+    /// The value of the one header named `lowercasedName`; nil if there is none or more than one.
+    private static func onlyValue(
+        of lowercasedName: String,
+        _ headers: some Collection<(name: String, value: String)>
+    ) -> String? {
+        var found: String?
+        for header in headers where equalsIgnoringASCIICase(header.name, lowercasedName) {
+            if found != nil { return nil }
+            found = header.value
+        }
+        return found
     }
 
     /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case.
     private static func containsToken(
         _ token: String,
         in lowercasedName: String,
-        _ headers: [(name: String, value: String)]
+        _ headers: some Collection<(name: String, value: String)>
     ) -> Bool {
         headers.contains { header in
-            equalsIgnoringASCIICase(header.name, lowercasedName)
-                && header.value.split(separator: ",").contains { equalsIgnoringASCIICase(trimmed($0), token) }
+            guard equalsIgnoringASCIICase(header.name, lowercasedName) else { return false }
+            // Walk the list in place (no array of elements).
+            var rest = Substring(header.value)
+            while true {
+                let comma = rest.firstIndex(of: ",") ?? rest.endIndex
+                if equalsIgnoringASCIICase(trimmed(rest[..<comma]), token) { return true }
+                guard comma < rest.endIndex else { return false }
+                rest = rest[rest.index(after: comma)...]
+            }
         }
     }
 
@@ -115,28 +136,33 @@ package enum HandshakeValidator {
 
     /// 16 bytes encode as 22 alphabet characters followed by "==", and nothing else decodes to 16 bytes.
     private static func isBase64Of16Bytes(_ key: Substring) -> Bool {
-        let bytes = Array(key.utf8)
-        guard bytes.count == 24, bytes[22] == UInt8(ascii: "="), bytes[23] == UInt8(ascii: "=") else {
-            return false
+        let bytes = key.utf8
+        guard bytes.count == 24 else { return false }
+        for (offset, byte) in bytes.enumerated() {
+            let valid = offset < 22 ? base64Alphabet.contains(byte) : byte == UInt8(ascii: "=")
+            if !valid { return false }
         }
-        return bytes[..<22].allSatisfy { base64Alphabet.contains($0) }
+        return true
     }
 
-    private static func base64Encode(_ bytes: some Sequence<UInt8>) -> String {
-        let input = Array(bytes)
-        var output: [UInt8] = []
-        output.reserveCapacity((input.count + 2) / 3 * 4)
+    /// Encodes `input` into `output` (which holds at least (count + 2) / 3 * 4 bytes); returns the bytes written.
+    private static func base64Encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>)
+        -> Int
+    {
         var index = 0
+        var written = 0
         while index < input.count {
             let b0 = input[index]
             let b1 = index + 1 < input.count ? input[index + 1] : 0
             let b2 = index + 2 < input.count ? input[index + 2] : 0
-            output.append(base64Alphabet[Int(b0 >> 2)])
-            output.append(base64Alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            output.append(index + 1 < input.count ? base64Alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            output.append(index + 2 < input.count ? base64Alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            output[written] = base64Alphabet[Int(b0 >> 2)]
+            output[written + 1] = base64Alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
+            output[written + 2] =
+                index + 1 < input.count ? base64Alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "=")
+            output[written + 3] = index + 2 < input.count ? base64Alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "=")
             index += 3
+            written += 4
         }
-        return String(decoding: output, as: UTF8.self)
+        return written
     }
 }

@@ -405,12 +405,17 @@ package struct InboundFrameDecoder {
     }
 
     private mutating func releaseAll(to pool: InboundBufferPool) {
-        if let stash = self.stash { pool.release(stash) }
-        if let message = self.message { pool.release(message) }
-        if let handedOut = self.handedOut { pool.release(handedOut) }
+        // Taken out before they are released: a buffer the decoder still held would look shared to the pool,
+        // which would then replace it with a fresh allocation.
+        let stash = self.stash
+        let message = self.message
+        let handedOut = self.handedOut
         self.stash = nil
         self.message = nil
         self.handedOut = nil
+        if let stash { pool.release(stash) }
+        if let message { pool.release(message) }
+        if let handedOut { pool.release(handedOut) }
         self.messageKind = nil
         self.messageIsCompressed = false
         self.payloadRemaining = 0

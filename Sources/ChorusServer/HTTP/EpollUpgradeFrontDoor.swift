@@ -36,8 +36,9 @@
         }
 
         func admit(_ head: HTTPRequestHead, fd: Int32) -> EpollAdmission? {
-            guard case .success(let admission) = self.policy.evaluate(head, peer: EpollSockets.peerAddress(of: fd))
-            else { return nil }
+            // The peer's address matters only to a per-address limit; building it costs two allocations.
+            let peer = self.policy.access.perAddress == nil ? nil : EpollSockets.peerAddress(of: fd)
+            guard case .success(let admission) = self.policy.evaluate(head, peer: peer) else { return nil }
             let hub = self.policy.hub
             // Past either limit the HTTP side answers (it evaluates again and refuses with the same status).
             guard hub.reserveConnection(limit: self.policy.configuration.maxConnections) else { return nil }
@@ -49,11 +50,16 @@
                 }
                 ticket = AddressTicket(address: address)
             }
-            var response = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
-            for (name, value) in admission.responseHeaders(for: head) {
-                response += "\(name): \(value)\r\n"
+            // Written straight into one buffer, sized for the usual answer (it grows if a header is long).
+            var response = ByteBufferAllocator().buffer(capacity: 192)
+            response.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n")
+            admission.forEachResponseHeader { name, value in
+                response.writeString(name)
+                response.writeStaticString(": ")
+                response.writeString(value)
+                response.writeStaticString("\r\n")
             }
-            response += "\r\n"
+            response.writeStaticString("\r\n")
             let channels: [ChannelName]
             switch admission.endpoint {
             case .subscriber(let names): channels = names
@@ -61,7 +67,7 @@
             }
             let expiry = admission.token?.expiryDeadline
             return EpollAdmission(
-                response: ByteBuffer(string: response),
+                response: response,
                 channels: channels,
                 isEcho: admission.endpoint == .echo,
                 grant: admission.token?.grant,

@@ -45,13 +45,15 @@ package struct UpgradePolicy: Sendable {
         /// The permessage-deflate parameters negotiated for the 101 and the handler alike (nil: none).
         package var deflate: DeflateParameters?
 
-        /// The headers of the 101 answer beyond `connection` and `upgrade`, in the order both transports send.
-        package func responseHeaders(for request: HTTPRequestHead) -> [(String, String)] {
-            let key = request.headers.first(name: "sec-websocket-key") ?? ""
-            var headers = [("Sec-WebSocket-Accept", HandshakeValidator.acceptValue(forKey: key))]
-            if let subprotocol = self.subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
-            if let deflate = self.deflate { headers.append(("Sec-WebSocket-Extensions", deflate.responseHeaderValue)) }
-            return headers
+        /// The `Sec-WebSocket-Accept` value for the request's key (computed once, by the validation).
+        package var secWebSocketAccept = ""
+
+        /// Calls `body` with each header of the 101 answer beyond `connection` and `upgrade`, in the order both
+        /// transports send.
+        package func forEachResponseHeader(_ body: (String, String) -> Void) {
+            body("Sec-WebSocket-Accept", self.secWebSocketAccept)
+            if let subprotocol = self.subprotocol { body("Sec-WebSocket-Protocol", subprotocol) }
+            if let deflate = self.deflate { body("Sec-WebSocket-Extensions", deflate.responseHeaderValue) }
         }
     }
 
@@ -76,9 +78,13 @@ package struct UpgradePolicy: Sendable {
             method: head.method.rawValue,
             versionMajor: head.version.major,
             versionMinor: head.version.minor,
-            headers: head.headers.map { (name: $0.name, value: $0.value) }
+            headers: head.headers
         )
-        if case .reject(let status, let reason, let extraHeaders) = outcome {
+        let accept: String
+        switch outcome {
+        case .accept(let value):
+            accept = value
+        case .reject(let status, let reason, let extraHeaders):
             return .failure(
                 HTTPRejection(
                     HTTPResponseStatus(statusCode: status),
@@ -103,7 +109,7 @@ package struct UpgradePolicy: Sendable {
                 )
             )
         }
-        var admission = Admission(endpoint: endpoint)
+        var admission = Admission(endpoint: endpoint, secWebSocketAccept: accept)
         do {
             admission.subprotocol = try RequestToken.selectedSubprotocol(in: head)
             try self.checkAccess(head, peer: peer, now: now, admission: &admission)

@@ -51,9 +51,7 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             }
             self.admission = admission
             var headers = initialResponseHeaders
-            for (name, value) in admission.responseHeaders(for: upgradeRequest) {
-                headers.add(name: name, value: value)
-            }
+            admission.forEachResponseHeader { headers.add(name: $0, value: $1) }
             return channel.eventLoop.makeSucceededFuture(headers)
         }
     }
