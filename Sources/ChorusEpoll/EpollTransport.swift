@@ -54,9 +54,9 @@
         /// Decoders of connections with a partly received frame or message, by slot. An idle decoder holds no
         /// state beyond the loop's settings, so idle connections keep none.
         private var activeDecoders: [UInt32: InboundFrameDecoder] = [:]
-        /// Deadlines of requests still being read (key: the socket) and of close handshakes the server started
-        /// (key: slot and generation), checked on each `tick`: no timer object per connection.
-        private var handshakeDeadlines = DeadlineQueue()
+        /// Deadlines of close handshakes the server started (key: slot and generation), checked on each `tick`: no
+        /// timer object per connection. (Requests still being read keep their deadline in `handshakes`, which the
+        /// tick sweeps: a ring would hold an entry per connection accepted in the last handshake timeout.)
         private var closeDeadlines = DeadlineQueue()
         /// Token permissions of connections that have a token (none without tokens), by slot.
         private var grants: [UInt32: ChannelGrant] = [:]
@@ -206,9 +206,7 @@
                 Glibc.close(fd)
                 return
             }
-            let deadline = NIODeadline.now() + self.settings.handshakeTimeout
-            self.handshakes[fd] = Handshake(buffer: nil, deadline: deadline)
-            self.handshakeDeadlines.add(UInt64(UInt32(bitPattern: fd)), deadline: deadline)
+            self.handshakes[fd] = Handshake(buffer: nil, deadline: .now() + self.settings.handshakeTimeout)
         }
 
         /// Out of descriptors: stop watching the listeners for 100 ms rather than spin on them.
@@ -278,18 +276,18 @@
             self.frontDoor.handOff(fd: fd, bytes: buffer)
         }
 
-        /// Closes requests and close handshakes whose deadline passed. An entry whose request or connection is
-        /// already gone is skipped: a socket number reused by a later request has a later deadline, a reused slot
-        /// another generation.
+        /// Closes requests and close handshakes whose deadline passed. The requests being read are few (a
+        /// request is read in one or two turns), so they are swept; a close deadline whose connection already went
+        /// is skipped (a reused slot has another generation).
         private func tick() {
             let now = NIODeadline.now()
-            while let key = self.handshakeDeadlines.popDue(now: now) {
-                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: key))
-                guard let handshake = self.handshakes[fd], handshake.deadline <= now else { continue }
-                // A partial head's buffer is its own (not the pool's): it goes with the entry.
-                self.handshakes[fd] = nil
-                Glibc.close(fd)
-                self.frontDoor.handshakeTimedOut()
+            if self.handshakes.contains(where: { $0.value.deadline <= now }) {
+                for (fd, handshake) in self.handshakes where handshake.deadline <= now {
+                    // A partial head's buffer is its own (not the pool's): it goes with the entry.
+                    self.handshakes[fd] = nil
+                    Glibc.close(fd)
+                    self.frontDoor.handshakeTimedOut()
+                }
             }
             while let key = self.closeDeadlines.popDue(now: now) {
                 let slot = UInt32(truncatingIfNeeded: key)

@@ -40,6 +40,17 @@
                 #expect(popped == Array(0..<1000))
             }
             #expect(capacities[0] >= 1000 && capacities[1] == capacities[0])
+            #expect(capacities[0] <= DeadlineQueue.retainedCapacity)
+        }
+
+        @Test("a ring that grew past what it keeps gives its memory back once drained")
+        func shrinksAfterBurst() {
+            var queue = DeadlineQueue()
+            let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+            for key in UInt64(0)..<5000 { queue.add(key, deadline: start) }
+            #expect(queue.capacity >= 5000)
+            while queue.popDue(now: start) != nil {}
+            #expect(queue.count == 0 && queue.capacity <= DeadlineQueue.retainedCapacity)
         }
 
         @Test("the tick is an eighth of the shorter timeout, between 10 ms and 250 ms")
