@@ -726,26 +726,7 @@
     extension HTTPRequestHead {
         /// `Upgrade: websocket` (the front door checks the rest of RFC 6455's handshake).
         fileprivate var isWebSocketUpgrade: Bool {
-            self.headers.contains { header in
-                guard header.name.utf8.count == 7, header.name.lowercased() == "upgrade" else { return false }
-                var rest = Substring(header.value)
-                while true {
-                    let comma = rest.firstIndex(of: ",") ?? rest.endIndex
-                    if Self.isWebSocketToken(rest[..<comma]) { return true }
-                    guard comma < rest.endIndex else { return false }
-                    rest = rest[rest.index(after: comma)...]
-                }
-            }
-        }
-
-        /// "websocket" in any case, with optional whitespace around it, compared without building a string.
-        private static func isWebSocketToken(_ element: Substring) -> Bool {
-            var element = element
-            while element.first == " " || element.first == "\t" { element = element.dropFirst() }
-            while element.last == " " || element.last == "\t" { element = element.dropLast() }
-            return element.utf8.elementsEqual("websocket".utf8) { byte, lower in
-                (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower
-            }
+            HandshakeValidator.containsToken("websocket", in: "upgrade", self.headers)
         }
     }
 #endif

@@ -94,8 +94,9 @@ package enum HandshakeValidator {
         return found
     }
 
-    /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case.
-    private static func containsToken(
+    /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case (and the
+    /// whitespace around each element). `token` and `lowercasedName` are lowercase ASCII.
+    package static func containsToken(
         _ token: String,
         in lowercasedName: String,
         _ headers: some Collection<(name: String, value: String)>
