@@ -3,10 +3,8 @@
     import NIOCore
     import NIOHTTP1
 
-    /// An upgrade the front door accepted: the bytes of its 101 answer and what the connection starts with.
+    /// An upgrade the front door accepted: what the connection starts with.
     package struct EpollAdmission {
-        /// The complete `101 Switching Protocols` response.
-        package var response: ByteBuffer
         /// Channels to follow from the start (subscriber endpoint).
         package var channels: [ChannelName]
         /// The echo endpoint instead of a subscriber.
@@ -19,7 +17,6 @@
         package var releaseContext: AnyObject?
 
         package init(
-            response: ByteBuffer,
             channels: [ChannelName],
             isEcho: Bool,
             grant: ChannelGrant?,
@@ -27,7 +24,6 @@
             tokenExpiry: NIODeadline?,
             releaseContext: AnyObject?
         ) {
-            self.response = response
             self.channels = channels
             self.isEcho = isEcho
             self.grant = grant
@@ -41,8 +37,10 @@
     /// an accepted upgrade (plain HTTP, refused upgrades) on the HTTP side, so that one port serves it all.
     package protocol EpollFrontDoor: AnyObject, Sendable {
         /// Decides on a complete WebSocket upgrade request from the socket `fd`, on the loop that owns it. An
-        /// admission has taken its capacity place; nil hands the request to the HTTP side, which answers it.
-        func admit(_ head: HTTPRequestHead, fd: Int32) -> EpollAdmission?
+        /// admission has taken its capacity place and has written the complete `101 Switching Protocols` answer
+        /// into `response` (the loop's own buffer, empty, reused for every upgrade); nil hands the request to the
+        /// HTTP side, which answers it.
+        func admit(_ head: HTTPRequestHead, fd: Int32, response: inout ByteBuffer) -> EpollAdmission?
         /// Serves the socket `fd` on the HTTP side from now on, replaying `bytes` (what was read so far). The
         /// transport no longer watches or closes `fd`.
         func handOff(fd: Int32, bytes: ByteBuffer)

@@ -65,6 +65,9 @@
         private var releaseContexts: [UInt32: AnyObject] = [:]
         /// One read buffer for every socket of the loop.
         private var scratch: ByteBuffer
+        /// The loop's one buffer for 101 answers: the front door writes each into it and it is sent at once, so
+        /// an upgrade allocates no buffer of its own (only what the kernel does not take is copied and queued).
+        private var upgradeResponse: ByteBuffer
         /// Frames given to connections this turn, written when the loop is about to wait.
         @exclusivity(unchecked) private var corked = CorkedWrites()
         /// True while `flushWrites` runs (writing never corks more, but a flush must not start inside one).
@@ -88,6 +91,7 @@
             self.frontDoor = frontDoor
             self.settings = settings
             self.scratch = ByteBufferAllocator().buffer(capacity: 65536)
+            self.upgradeResponse = ByteBufferAllocator().buffer(capacity: 256)
             if settings.expectedConnections > 0 {
                 self.shard.reserveConnections(settings.expectedConnections)
                 self.records.reserveCapacity(settings.expectedConnections)
@@ -96,8 +100,10 @@
                 handshakeTimeout: settings.handshakeTimeout,
                 closeTimeout: self.shard.settings.closeTimeout
             )
-            // Weak: the loop keeps the tick until it exits, the transport (its handler) until then too.
-            loop.startTicking(every: tick) { [weak self] in self?.tick() }
+            // Strong, not weak: the loop drops its tick when it exits, which ends the cycle. A weak reference would
+            // give the transport a side table, and every retain of it (one per delivery: it is each connection's
+            // sink) would take the runtime's slow path.
+            loop.startTicking(every: tick) { self.tick() }
         }
 
         /// How often deadlines are checked: a timer fires at most this late. An eighth of the shorter timeout,
@@ -253,7 +259,10 @@
             case .incomplete, .unsupported:
                 self.handOff(fd: fd, buffer: self.copyOfScratch())
             case .complete(let head, let length):
-                guard head.isWebSocketUpgrade, let admission = self.frontDoor.admit(head, fd: fd) else {
+                self.upgradeResponse.clear()
+                guard head.isWebSocketUpgrade,
+                    let admission = self.frontDoor.admit(head, fd: fd, response: &self.upgradeResponse)
+                else {
                     self.handOff(fd: fd, buffer: self.copyOfScratch())
                     return
                 }
@@ -324,7 +333,8 @@
                 events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP,
                 token: Self.connectionToken(slot: id.index, generation: id.generation)
             )
-            self.send(admission.response, slot: id.index)
+            self.sendUpgradeResponse(slot: id.index)
+            guard self.records[slot].isInUse else { return }
             for channel in admission.channels {
                 // The upgrade policy already checked the count against the limit.
                 _ = self.shard.subscribe(id, to: channel)
@@ -333,6 +343,25 @@
             if leftover.readableBytes > 0, self.records[slot].isInUse {
                 self.consume(&leftover, slot: id.index)
             }
+        }
+
+        /// Sends the 101 in `upgradeResponse` to a connection that has nothing corked or queued yet; a copy of what
+        /// the kernel does not take is queued, so the loop's buffer stays its own.
+        private func sendUpgradeResponse(slot: UInt32) {
+            let length = self.upgradeResponse.readableBytes
+            let outcome = self.writeSome(fd: self.records[Int(slot)].fd, slot: slot) { fd in
+                self.upgradeResponse.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
+            }
+            let written: Int
+            switch outcome {
+            case .gone: return
+            case .wouldBlock: written = 0
+            case .wrote(let count): written = count
+            }
+            guard written < length else { return }
+            var rest = self.allocator.buffer(capacity: length - written)
+            self.upgradeResponse.withUnsafeReadableBytes { rest.writeBytes(UnsafeRawBufferPointer(rebasing: $0[written...])) }
+            self.enqueue(rest, slot: slot)
         }
 
         /// One read(2) into `buffer`'s writable space: the byte count, 0 at EOF, -1 with `errno` set.

@@ -15,7 +15,8 @@ enum RequestHeadParser {
     }
 
     /// Looks for a complete head in `buffer`'s readable bytes without consuming them. Walks the lines in place:
-    /// what it allocates is the head itself (its strings past 15 bytes and one array of header fields).
+    /// what it allocates is the head itself (its values past 15 bytes, names past 15 bytes that are not in
+    /// `knownNames`, and one array of header fields).
     static func parse(_ buffer: ByteBuffer) -> Outcome {
         buffer.withUnsafeReadableBytes { bytes in
             guard let end = Self.headEnd(bytes) else {
@@ -44,7 +45,7 @@ enum RequestHeadParser {
                     line.first != UInt8(ascii: " "), line.first != UInt8(ascii: "\t"),
                     !line[..<colon].contains(UInt8(ascii: " "))
                 else { return .unsupported }
-                let name = String(decoding: line[..<colon], as: UTF8.self)
+                let name = Self.knownName(line[..<colon]) ?? String(decoding: line[..<colon], as: UTF8.self)
                 let value = String(decoding: Self.trimmingSpaces(line[(colon + 1)...]), as: UTF8.self)
                 fields.append((name, value))
             }
@@ -59,6 +60,23 @@ enum RequestHeadParser {
             )
             return .complete(head, length: end + 3)
         }
+    }
+
+    /// The header names an upgrade request carries and the upgrade reads, as literals: a literal `String` needs
+    /// no allocation, where one decoded from the bytes does past 15 bytes (`Sec-WebSocket-Key`,
+    /// `Sec-WebSocket-Version` and `Sec-WebSocket-Extensions` would cost one each, per connection). Names
+    /// are case-insensitive (RFC 9110 5.1) and every reader of the head compares them so.
+    private static let knownNames: [String] = [
+        "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+        "x-forwarded-for", "authorization", "connection", "upgrade", "origin", "host", "user-agent",
+    ]
+
+    /// The literal for a name in `knownNames` (any case), else nil.
+    private static func knownName(_ bytes: Slice<UnsafeRawBufferPointer>) -> String? {
+        for known in Self.knownNames where known.utf8.count == bytes.count {
+            if zip(known.utf8, bytes).allSatisfy({ $0 == $1 | (($1 &- 65) < 26 ? 0x20 : 0) }) { return known }
+        }
+        return nil
     }
 
     /// The lines of a head, each without its "\n" or "\r\n"; ends at the blank line.

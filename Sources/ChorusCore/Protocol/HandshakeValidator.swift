@@ -7,7 +7,7 @@ import Crypto
 package enum HandshakeValidator {
     package enum Outcome: Equatable, Sendable {
         /// Answer 101 Switching Protocols with this `Sec-WebSocket-Accept`.
-        case accept(secWebSocketAccept: String)
+        case accept(secWebSocketAccept: AcceptValue)
         /// Answer with this status, a short reason for the body, and these headers.
         case reject(status: Int, reason: String, extraHeaders: [HeaderField])
     }
@@ -64,19 +64,15 @@ package enum HandshakeValidator {
         return .accept(secWebSocketAccept: acceptValue(forKey: trimmed(key)))
     }
 
-    /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), the `Sec-WebSocket-Accept` value. One
-    /// allocation: the 28-byte answer (the key and GUID are hashed in place, the digest encoded straight into it).
-    package static func acceptValue(forKey key: some StringProtocol) -> String {
+    /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), the `Sec-WebSocket-Accept` value. The key and
+    /// GUID are hashed in place and the digest encoded inline: what it allocates is the hash's own context.
+    package static func acceptValue(forKey key: some StringProtocol) -> AcceptValue {
         var hasher = Insecure.SHA1()
         var key = Substring(key)
         key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         var guid = keyGUID
         guid.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        return hasher.finalize().withUnsafeBytes { digest in
-            String(unsafeUninitializedCapacity: (digest.count + 2) / 3 * 4) { output in
-                base64Encode(digest, into: output)
-            }
-        }
+        return hasher.finalize().withUnsafeBytes { AcceptValue(encodingDigest: $0) }
     }
 
     // MARK: - Header helpers
@@ -133,37 +129,14 @@ package enum HandshakeValidator {
 
     // MARK: - Base64
 
-    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
     /// 16 bytes encode as 22 alphabet characters followed by "==", and nothing else decodes to 16 bytes.
     private static func isBase64Of16Bytes(_ key: Substring) -> Bool {
         let bytes = key.utf8
         guard bytes.count == 24 else { return false }
         for (offset, byte) in bytes.enumerated() {
-            let valid = offset < 22 ? base64Alphabet.contains(byte) : byte == UInt8(ascii: "=")
+            let valid = offset < 22 ? Base64.alphabet.contains(byte) : byte == UInt8(ascii: "=")
             if !valid { return false }
         }
         return true
-    }
-
-    /// Encodes `input` into `output` (which holds at least (count + 2) / 3 * 4 bytes); returns the bytes written.
-    private static func base64Encode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>)
-        -> Int
-    {
-        var index = 0
-        var written = 0
-        while index < input.count {
-            let b0 = input[index]
-            let b1 = index + 1 < input.count ? input[index + 1] : 0
-            let b2 = index + 2 < input.count ? input[index + 2] : 0
-            output[written] = base64Alphabet[Int(b0 >> 2)]
-            output[written + 1] = base64Alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
-            output[written + 2] =
-                index + 1 < input.count ? base64Alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "=")
-            output[written + 3] = index + 2 < input.count ? base64Alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "=")
-            index += 3
-            written += 4
-        }
-        return written
     }
 }

@@ -35,7 +35,7 @@
             init(address: IPAddress) { self.address = address }
         }
 
-        func admit(_ head: HTTPRequestHead, fd: Int32) -> EpollAdmission? {
+        func admit(_ head: HTTPRequestHead, fd: Int32, response: inout ByteBuffer) -> EpollAdmission? {
             // The peer's address matters only to a per-address limit; building it costs two allocations.
             let peer = self.policy.access.perAddress == nil ? nil : EpollSockets.peerAddress(of: fd)
             guard case .success(let admission) = self.policy.evaluate(head, peer: peer) else { return nil }
@@ -50,10 +50,12 @@
                 }
                 ticket = AddressTicket(address: address)
             }
-            // Written straight into one buffer, sized for the usual answer (it grows if a header is long).
-            var response = ByteBufferAllocator().buffer(capacity: 192)
+            // Written straight into the loop's buffer: no allocation once it has grown to the usual answer.
             response.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n")
-            admission.forEachResponseHeader { name, value in
+            response.writeStaticString("Sec-WebSocket-Accept: ")
+            admission.secWebSocketAccept.write(to: &response)
+            response.writeStaticString("\r\n")
+            admission.forEachNegotiatedHeader { name, value in
                 response.writeString(name)
                 response.writeStaticString(": ")
                 response.writeString(value)
@@ -67,7 +69,6 @@
             }
             let expiry = admission.token?.expiryDeadline
             return EpollAdmission(
-                response: response,
                 channels: channels,
                 isEcho: admission.endpoint == .echo,
                 grant: admission.token?.grant,

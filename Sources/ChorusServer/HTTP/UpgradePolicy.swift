@@ -46,12 +46,11 @@ package struct UpgradePolicy: Sendable {
         package var deflate: DeflateParameters?
 
         /// The `Sec-WebSocket-Accept` value for the request's key (computed once, by the validation).
-        package var secWebSocketAccept = ""
+        package var secWebSocketAccept: AcceptValue
 
-        /// Calls `body` with each header of the 101 answer beyond `connection` and `upgrade`, in the order both
-        /// transports send.
-        package func forEachResponseHeader(_ body: (String, String) -> Void) {
-            body("Sec-WebSocket-Accept", self.secWebSocketAccept)
+        /// Calls `body` with each negotiated header of the 101 answer, in the order both transports send them
+        /// after `connection`, `upgrade` and `Sec-WebSocket-Accept`.
+        package func forEachNegotiatedHeader(_ body: (String, String) -> Void) {
             if let subprotocol = self.subprotocol { body("Sec-WebSocket-Protocol", subprotocol) }
             if let deflate = self.deflate { body("Sec-WebSocket-Extensions", deflate.responseHeaderValue) }
         }
@@ -80,7 +79,7 @@ package struct UpgradePolicy: Sendable {
             versionMinor: head.version.minor,
             headers: head.headers
         )
-        let accept: String
+        let accept: AcceptValue
         switch outcome {
         case .accept(let value):
             accept = value
@@ -193,28 +192,33 @@ package struct UpgradePolicy: Sendable {
     }
 
     /// The channels a `/ws` URI names: the path segment after `/ws/` and every `channel=` query value,
-    /// without duplicates, in order.
+    /// without duplicates, in order. Walks the URI in place: the returned array is its one allocation.
     package static func channels(from uri: String) throws(HTTPRejection) -> [ChannelName] {
         let (path, query) = Route.split(uri)
-        var names: [Substring] = []
-        if path.hasPrefix("/ws/") {
-            names.append(path.dropFirst("/ws/".count))
-        }
-        for pair in query?.split(separator: "&", omittingEmptySubsequences: true) ?? [] {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts[0] == "channel" {
-                names.append(parts.count > 1 ? parts[1] : "")
-            }
-        }
         var channels: [ChannelName] = []
-        for name in names {
-            do {
-                let channel = try ChannelName(validating: name)
-                if !channels.contains(channel) { channels.append(channel) }
-            } catch {
-                throw HTTPRejection(.badRequest, error.reason, handshake: .badRequest)
+        if path.hasPrefix("/ws/") {
+            try Self.add(path.dropFirst("/ws/".count), to: &channels)
+        }
+        var rest = query ?? ""
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let pair = rest[..<end]
+            rest = end < rest.endIndex ? rest[rest.index(after: end)...] : rest[end...]
+            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
+            if pair[..<equals] == "channel" {
+                try Self.add(equals < pair.endIndex ? pair[pair.index(after: equals)...] : "", to: &channels)
             }
         }
         return channels
+    }
+
+    /// Validates `name` and appends it to `channels` unless it is there already.
+    private static func add(_ name: Substring, to channels: inout [ChannelName]) throws(HTTPRejection) {
+        do {
+            let channel = try ChannelName(validating: name)
+            if !channels.contains(channel) { channels.append(channel) }
+        } catch {
+            throw HTTPRejection(.badRequest, error.reason, handshake: .badRequest)
+        }
     }
 }

@@ -51,7 +51,8 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             }
             self.admission = admission
             var headers = initialResponseHeaders
-            admission.forEachResponseHeader { headers.add(name: $0, value: $1) }
+            headers.add(name: "Sec-WebSocket-Accept", value: admission.secWebSocketAccept.string)
+            admission.forEachNegotiatedHeader { headers.add(name: $0, value: $1) }
             return channel.eventLoop.makeSucceededFuture(headers)
         }
     }
