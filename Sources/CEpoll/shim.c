@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <stddef.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 int chorus_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -29,7 +31,12 @@ int chorus_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 int chorus_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
-long chorus_send(int fd, const void *buf, unsigned long len) { return send(fd, buf, len, MSG_NOSIGNAL); }
+// The writes go through syscall(2), not send(2)/sendmsg(2): those are thread cancellation points, which glibc
+// brackets with two calls that toggle asynchronous cancellation, ~10% of the loop's user time per delivery
+// (perf, 1,000 x 100/s). The server never cancels a thread; the result and errno are the same.
+long chorus_send(int fd, const void *buf, unsigned long len) {
+    return syscall(SYS_sendto, fd, buf, len, MSG_NOSIGNAL, NULL, 0);
+}
 
 long chorus_sendv(int fd, const void *const *bases, const unsigned long *lengths, int count) {
     struct iovec vectors[CHORUS_SENDV_MAX];
@@ -39,6 +46,6 @@ long chorus_sendv(int fd, const void *const *bases, const unsigned long *lengths
         vectors[i].iov_len = lengths[i];
     }
     struct msghdr message = {.msg_iov = vectors, .msg_iovlen = (size_t)count};
-    return sendmsg(fd, &message, MSG_NOSIGNAL);
+    return syscall(SYS_sendmsg, fd, &message, MSG_NOSIGNAL);
 }
 #endif

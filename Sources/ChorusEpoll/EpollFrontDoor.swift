@@ -6,7 +6,7 @@
     /// An upgrade the front door accepted: what the connection starts with.
     package struct EpollAdmission {
         /// Channels to follow from the start (subscriber endpoint).
-        package var channels: [ChannelName]
+        package var channels: ChannelList
         /// The echo endpoint instead of a subscriber.
         package var isEcho: Bool
         package var grant: ChannelGrant?
@@ -17,7 +17,7 @@
         package var releaseContext: AnyObject?
 
         package init(
-            channels: [ChannelName],
+            channels: ChannelList,
             isEcho: Bool,
             grant: ChannelGrant?,
             deflate: DeflateParameters?,

@@ -360,7 +360,7 @@
             }
             guard written < length else { return }
             var rest = self.allocator.buffer(capacity: length - written)
-            self.upgradeResponse.withUnsafeReadableBytes { rest.writeBytes(UnsafeRawBufferPointer(rebasing: $0[written...])) }
+            self.upgradeResponse.withUnsafeReadableBytes { _ = rest.writeBytes(UnsafeRawBufferPointer(rebasing: $0[written...])) }
             self.enqueue(rest, slot: slot)
         }
 

@@ -62,7 +62,7 @@
                 response.writeStaticString("\r\n")
             }
             response.writeStaticString("\r\n")
-            let channels: [ChannelName]
+            let channels: ChannelList
             switch admission.endpoint {
             case .subscriber(let names): channels = names
             case .echo: channels = []

@@ -28,7 +28,7 @@ package struct UpgradePolicy: Sendable {
     /// What an accepted upgrade becomes.
     package enum Endpoint: Equatable, Sendable {
         /// A subscriber (`/ws`), following these channels from the start.
-        case subscriber(channels: [ChannelName])
+        case subscriber(channels: ChannelList)
         /// The echo endpoint (`--echo-path`): every data message comes back; no channels, no control messages.
         case echo
     }
@@ -192,10 +192,10 @@ package struct UpgradePolicy: Sendable {
     }
 
     /// The channels a `/ws` URI names: the path segment after `/ws/` and every `channel=` query value,
-    /// without duplicates, in order. Walks the URI in place: the returned array is its one allocation.
-    package static func channels(from uri: String) throws(HTTPRejection) -> [ChannelName] {
+    /// without duplicates, in order. Walks the URI in place: one channel costs no allocation.
+    package static func channels(from uri: String) throws(HTTPRejection) -> ChannelList {
         let (path, query) = Route.split(uri)
-        var channels: [ChannelName] = []
+        var channels = ChannelList()
         if path.hasPrefix("/ws/") {
             try Self.add(path.dropFirst("/ws/".count), to: &channels)
         }
@@ -213,10 +213,9 @@ package struct UpgradePolicy: Sendable {
     }
 
     /// Validates `name` and appends it to `channels` unless it is there already.
-    private static func add(_ name: Substring, to channels: inout [ChannelName]) throws(HTTPRejection) {
+    private static func add(_ name: Substring, to channels: inout ChannelList) throws(HTTPRejection) {
         do {
-            let channel = try ChannelName(validating: name)
-            if !channels.contains(channel) { channels.append(channel) }
+            channels.appendIfAbsent(try ChannelName(validating: name))
         } catch {
             throw HTTPRejection(.badRequest, error.reason, handshake: .badRequest)
         }

@@ -87,7 +87,7 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
         }
         let (channels, mode): ([ChannelName], WebSocketConnectionHandler.Mode)
         switch admission.endpoint {
-        case .subscriber(let names): (channels, mode) = (names, .subscriber)
+        case .subscriber(let names): (channels, mode) = (Array(names), .subscriber)
         case .echo: (channels, mode) = ([], .echo)
         }
         let handler = WebSocketConnectionHandler(
