@@ -101,6 +101,26 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
             events == [.ping([1, 2, 3]), .pong([]), .ping([UInt8](repeating: 9, count: 125)), .close(1000, "bye é")])
     }
 
+    /// A close frame is the last thing a connection reads: its payload buffer must go back to the pool as the same
+    /// storage, not be replaced by a fresh allocation because a copy of it was still alive at the release.
+    @Test func closePayloadBufferReturnsToThePoolUnshared() {
+        let pool = InboundBufferPool(allocator: ByteBufferAllocator(), bufferCapacity: 256, maxFreeBuffers: 4)
+        let pooled = pool.acquire(minimumCapacity: 0)
+        let storage = pooled.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        pool.release(consume pooled)
+        var decoder = InboundFrameDecoder(maxMessageBytes: 1 << 16)
+        var input = ByteBuffer(bytes: ClientFrame(opcode: Self.close, payload: [0x03, 0xE8]).bytes)
+        guard case .close(1000, "") = decoder.next(from: &input, pool: pool) else {
+            Issue.record("not a close event")
+            return
+        }
+        #expect(pool.freeBuffers == 0)
+        decoder.releaseBuffers(to: pool)
+        #expect(pool.freeBuffers == 1)
+        let again = pool.acquire(minimumCapacity: 0)
+        #expect(again.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == storage)
+    }
+
     @Test func closeWithoutPayload() {
         #expect(decode(ClientFrame(opcode: Self.close)) == [.close(nil, "")])
     }

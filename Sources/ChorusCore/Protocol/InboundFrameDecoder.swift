@@ -80,10 +80,7 @@ package struct InboundFrameDecoder {
         pool: InboundBufferPool,
         inflater: MessageInflater? = nil
     ) -> InboundEvent? {
-        if let handedOut = self.handedOut {
-            self.handedOut = nil
-            pool.release(handedOut)
-        }
+        if let handedOut = self.handedOut.take() { pool.release(consume handedOut) }
         if self.finished {
             input.moveReaderIndex(forwardBy: input.readableBytes)
             return nil
@@ -405,17 +402,12 @@ package struct InboundFrameDecoder {
     }
 
     private mutating func releaseAll(to pool: InboundBufferPool) {
-        // Taken out before they are released: a buffer the decoder still held would look shared to the pool,
-        // which would then replace it with a fresh allocation.
-        let stash = self.stash
-        let message = self.message
-        let handedOut = self.handedOut
-        self.stash = nil
-        self.message = nil
-        self.handedOut = nil
-        if let stash { pool.release(stash) }
-        if let message { pool.release(message) }
-        if let handedOut { pool.release(handedOut) }
+        // Each taken out as it is released, and held by nothing else then: a buffer the decoder or a local still
+        // held would look shared to the pool, which would replace it with a fresh allocation (two mallocs on
+        // every connection's close, when the three were first copied into locals that lived on).
+        if let stash = self.stash.take() { pool.release(consume stash) }
+        if let message = self.message.take() { pool.release(consume message) }
+        if let handedOut = self.handedOut.take() { pool.release(consume handedOut) }
         self.messageKind = nil
         self.messageIsCompressed = false
         self.payloadRemaining = 0
