@@ -104,6 +104,8 @@
             // give the transport a side table, and every retain of it (one per delivery: it is each connection's
             // sink) would take the runtime's slow path.
             loop.startTicking(every: tick) { self.tick() }
+            // Every connection of this loop has this transport as its sink (let go in `loopWillExit`).
+            self.shard.useSharedSink(self)
         }
 
         /// How often deadlines are checked: a timer fires at most this late. An eighth of the shorter timeout,
@@ -135,6 +137,7 @@
             for slot in self.records.indices where self.records[slot].isInUse {
                 self.connectionGone(slot: UInt32(slot))
             }
+            self.shard.useSharedSink(nil)
         }
 
         // MARK: Readiness

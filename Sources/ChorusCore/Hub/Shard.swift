@@ -47,6 +47,11 @@ public final class Shard {
     private var sharedInflater: MessageInflater?
     private let allocator: ByteBufferAllocator
 
+    /// The one sink of every connection of this shard, when its transport has one for all of them (the epoll
+    /// transport: one per loop). A fan-out then calls it directly, instead of loading each block's sink and
+    /// retaining and releasing it per subscriber. Set before the first connection registers.
+    private var sharedSink: (any ConnectionSink)?
+
     /// Releases requested while a loop over subscribers is running; applied when it ends.
     private var isIterating = false
     private var deferredReleases: [(ConnectionID, CloseReason)] = []
@@ -86,9 +91,18 @@ public final class Shard {
         self.slab.reserveCapacity(connections)
     }
 
+    /// Makes `sink` the sink of every connection this shard will register (see `sharedSink`), before the first
+    /// registers; nil lets it go (the transport's loop is exiting), after which a fan-out uses each block's own.
+    package func useSharedSink(_ sink: (any ConnectionSink)?) {
+        self.eventLoop.preconditionInEventLoop()
+        precondition(sink == nil || self.slab.inUse == 0, "a shared sink is set before the first connection")
+        self.sharedSink = sink
+    }
+
     /// Takes a metadata block for a new connection.
     package func register(_ sink: any ConnectionSink) -> ConnectionID {
         self.eventLoop.preconditionInEventLoop()
+        precondition(self.sharedSink.map { $0 === sink } ?? true, "a shard with a shared sink registers only it")
         self.statistics.connectionsAccepted += 1
         return self.slab.acquire(sink: sink, tick: self.tick)
     }
@@ -252,23 +266,27 @@ public final class Shard {
         guard let slot = self.topicSlots[channel] else { return 0 }
         self.isIterating = true
         var selection = FrameSelection(plain: frame, compressed: compressed)
-        var delivered = 0
-        var dropped = 0
+        var tally = Tally()
         let subscribers = self.topics[Int(slot)]!.subscribers
-        for index in subscribers {
-            switch self.deliver(&selection, index: index) {
-            case .delivered: delivered += 1
-            case .dropped: dropped += 1
-            case .skipped: break
+        // Held here for the whole loop and lent to each write: read from `selection` (inout) per subscriber, it
+        // would be retained and released per subscriber; so would the sink, bound per subscriber.
+        let plain = frame.bytes
+        if let shared = self.sharedSink {
+            for index in subscribers where self.isDeliverable(index) {
+                tally.add(self.deliver(&selection, plain, index: index, through: shared))
+            }
+        } else {
+            for index in subscribers where self.isDeliverable(index) {
+                tally.add(self.deliver(&selection, plain, index: index, through: self.slab[index: index].sink!))
             }
         }
-        self.statistics.deliveries += delivered
+        self.statistics.deliveries += tally.delivered
         self.statistics.deliveredBytes +=
-            (delivered - selection.compressedDeliveries) * frame.wireLength + selection.compressedBytes
+            (tally.delivered - selection.compressedDeliveries) * frame.wireLength + selection.compressedBytes
         self.statistics.compressedDeliveries += selection.compressedDeliveries
-        self.statistics.slowConsumerDrops += dropped
+        self.statistics.slowConsumerDrops += tally.dropped
         self.finishIterating()
-        return delivered
+        return tally.delivered
     }
 
     /// Writes `frame` to one connection (the echo endpoint's answer) and flushes it, with the same writability
@@ -278,10 +296,11 @@ public final class Shard {
     @discardableResult
     package func deliver(_ frame: Frame, compressed: CompressedFrames? = nil, toConnection id: ConnectionID) -> Bool {
         self.eventLoop.preconditionInEventLoop()
-        guard self.slab.isValid(id) else { return false }
+        guard self.slab.isValid(id), self.isDeliverable(id.index) else { return false }
         self.isIterating = true
         var selection = FrameSelection(plain: frame, compressed: compressed)
-        let outcome = self.deliver(&selection, index: id.index)
+        let sink = self.sharedSink ?? self.slab[index: id.index].sink!
+        let outcome = self.deliver(&selection, frame.bytes, index: id.index, through: sink)
         if outcome == .dropped { self.statistics.slowConsumerDrops += 1 }
         self.finishIterating()
         return outcome == .delivered
@@ -290,8 +309,23 @@ public final class Shard {
     private enum DeliveryOutcome {
         case delivered
         case dropped
-        /// Closing, gone, or just disconnected as a slow consumer.
+        /// Just disconnected as a slow consumer.
         case skipped
+    }
+
+    /// A fan-out's counts of delivered and dropped messages.
+    private struct Tally {
+        var delivered = 0
+        var dropped = 0
+
+        @inline(__always)
+        mutating func add(_ outcome: DeliveryOutcome) {
+            switch outcome {
+            case .delivered: self.delivered += 1
+            case .dropped: self.dropped += 1
+            case .skipped: break
+            }
+        }
     }
 
     /// The frames of one delivery: the plain one, the message's shared compressed forms if any, and the ones
@@ -304,11 +338,22 @@ public final class Shard {
         var compressedBytes = 0
     }
 
-    /// One connection's share of a delivery; the caller adds up the shard counters.
+    /// Whether the connection in block `index` takes deliveries: in use and not closing. Field by field, not a copy
+    /// of the whole block (which retains its sink and subscription set).
     @inline(__always)
-    private func deliver(_ selection: inout FrameSelection, index: UInt32) -> DeliveryOutcome {
-        // Field by field, not a copy of the whole block (which retains its subscription set too).
-        guard !self.slab[index: index].isClosing, let sink = self.slab[index: index].sink else { return .skipped }
+    private func isDeliverable(_ index: UInt32) -> Bool {
+        !self.slab[index: index].isClosing && self.slab[index: index].isInUse
+    }
+
+    /// One deliverable connection's share of a delivery, through its sink; the caller adds up the shard counters.
+    /// `plain` is `selection.plain.bytes`, lent by the caller.
+    @inline(__always)
+    private func deliver(
+        _ selection: inout FrameSelection,
+        _ plain: ByteBuffer,
+        index: UInt32,
+        through sink: any ConnectionSink
+    ) -> DeliveryOutcome {
         if self.slab[index: index].isWritable {
             let windowBits = self.slab[index: index].deflateWindowBits
             if windowBits != 0, let compressed = selection.compressed {
@@ -319,7 +364,7 @@ public final class Shard {
                     selection.compressedBytes += frame.wireLength
                 }
             } else {
-                sink.write(selection.plain.bytes, slot: index)
+                sink.write(plain, slot: index)
             }
             sink.flush(slot: index)
             self.slab[index: index].deliveredMessages &+= 1
