@@ -210,7 +210,12 @@
             if var bytes = self.settings.socketSendBufferBytes.map(Int32.init(clamping:)) {
                 setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
             }
-            guard self.loop.register(fd, events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP, token: Self.token(.handshake, fd: fd))
+            guard
+                self.loop.register(
+                    fd,
+                    events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP,
+                    token: Self.token(.handshake, fd: fd)
+                )
             else {
                 Glibc.close(fd)
                 return
@@ -363,7 +368,9 @@
             }
             guard written < length else { return }
             var rest = self.allocator.buffer(capacity: length - written)
-            self.upgradeResponse.withUnsafeReadableBytes { _ = rest.writeBytes(UnsafeRawBufferPointer(rebasing: $0[written...])) }
+            self.upgradeResponse.withUnsafeReadableBytes {
+                _ = rest.writeBytes(UnsafeRawBufferPointer(rebasing: $0[written...]))
+            }
             self.enqueue(rest, slot: slot)
         }
 
@@ -501,7 +508,8 @@
         private func echo(_ message: ByteBuffer, opcode: WebSocketOpcode, id: ConnectionID, slot: UInt32) {
             let frame = Frame(opcode: opcode, payload: message, allocator: self.allocator)
             let compressed =
-                self.records[Int(slot)].deflateWindowBits != 0 ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
+                self.records[Int(slot)].deflateWindowBits != 0
+                ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
             self.shard.deliver(frame, compressed: compressed, toConnection: id)
         }
 
@@ -553,7 +561,9 @@
             if let frame = self.corked.soleFrame(endingAt: tail) {
                 // One frame: a plain send, no chain, no vectors.
                 let length = self.corked.length(frame)
-                let outcome = self.writeSome(fd: fd, slot: slot) { chorus_send($0, self.corked.base(frame), UInt(length)) }
+                let outcome = self.writeSome(fd: fd, slot: slot) {
+                    chorus_send($0, self.corked.base(frame), UInt(length))
+                }
                 switch outcome {
                 case .wrote(let written) where written == length:
                     return

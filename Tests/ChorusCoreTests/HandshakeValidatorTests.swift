@@ -24,7 +24,9 @@ import Testing
 
     /// RFC 6455 §1.3 (the value is the RFC's; python3 hashlib agrees).
     @Test func rfcExample() {
-        #expect(HandshakeValidator.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==").string == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(
+            HandshakeValidator.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==").string == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        )
         #expect(self.validate(self.good).acceptString == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
 
@@ -37,16 +39,19 @@ import Testing
             ("SEC-WEBSOCKET-VERSION", "13"),
         ]
         #expect(
-            self.validate(major: 2, minor: 0, headers).acceptString == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+            self.validate(major: 2, minor: 0, headers).acceptString == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        )
     }
 
     @Test func methodMustBeGet() {
         #expect(
             self.validate(method: "POST", self.good)
-                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
+                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: [])
+        )
         #expect(
             self.validate(method: "get", self.good)
-                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
+                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: [])
+        )
     }
 
     @Test func httpVersion() {
@@ -110,7 +115,8 @@ import Testing
         // Everything wrong: the method is reported first, then the version, then Upgrade.
         #expect(
             self.validate(method: "POST", major: 1, minor: 0, [])
-                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: []))
+                == .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: [])
+        )
         guard case .reject(400, _, _) = self.validate(major: 1, minor: 0, []) else {
             Issue.record("version comes second")
             return

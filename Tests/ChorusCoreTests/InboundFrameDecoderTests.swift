@@ -98,7 +98,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
             ClientFrame(opcode: Self.close, payload: [0x03, 0xE8] + Array("bye é".utf8))
         )
         #expect(
-            events == [.ping([1, 2, 3]), .pong([]), .ping([UInt8](repeating: 9, count: 125)), .close(1000, "bye é")])
+            events == [.ping([1, 2, 3]), .pong([]), .ping([UInt8](repeating: 9, count: 125)), .close(1000, "bye é")]
+        )
     }
 
     /// A close frame is the last thing a connection reads: its payload buffer must go back to the pool as the same
@@ -130,7 +131,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(
             decode(ClientFrame(opcode: Self.close, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])) == [
                 .close(code, "")
-            ])
+            ]
+        )
     }
 
     @Test func fragmentedTextWithInterleavedPing() {
@@ -227,7 +229,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(decode(ClientFrame(opcode: Self.text, payload: [0x61], mask: nil)) == [.failure(1002)])
         #expect(
             failureReason(ClientFrame(opcode: Self.text, payload: [0x61], mask: nil).bytes)
-                == "client frame is not masked")
+                == "client frame is not masked"
+        )
     }
 
     @Test(arguments: [0x40, 0x20, 0x10, 0x70] as [UInt8])
@@ -238,10 +241,14 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
     @Test func allowedReservedBitsApplyToDataFramesOnly() {
         let allowed = decode(
-            [ClientFrame(rsv: 0x40, opcode: Self.binary, payload: [1]).bytes], allowedReservedBits: 0x40)
+            [ClientFrame(rsv: 0x40, opcode: Self.binary, payload: [1]).bytes],
+            allowedReservedBits: 0x40
+        )
         #expect(allowed == [.binary([1])])
         let otherBit = decode(
-            [ClientFrame(rsv: 0x20, opcode: Self.binary, payload: [1]).bytes], allowedReservedBits: 0x40)
+            [ClientFrame(rsv: 0x20, opcode: Self.binary, payload: [1]).bytes],
+            allowedReservedBits: 0x40
+        )
         #expect(otherBit == [.failure(1002)])
         let onPing = decode([ClientFrame(rsv: 0x40, opcode: Self.ping).bytes], allowedReservedBits: 0x40)
         #expect(onPing == [.failure(1002)])
@@ -276,17 +283,21 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(
             decode(ClientFrame(opcode: Self.text, text: "a"), ClientFrame(opcode: Self.continuation, text: "b")) == [
                 .text("a"), .failure(1002),
-            ])
+            ]
+        )
     }
 
     @Test func newDataFrameDuringFragmentedMessage() {
         #expect(
             decode(ClientFrame(fin: false, opcode: Self.text, text: "a"), ClientFrame(opcode: Self.text, text: "b"))
-                == [.failure(1002)])
+                == [.failure(1002)]
+        )
         #expect(
             decode(
                 ClientFrame(fin: false, opcode: Self.binary, payload: [1]),
-                ClientFrame(opcode: Self.binary, payload: [2])) == [.failure(1002)])
+                ClientFrame(opcode: Self.binary, payload: [2])
+            ) == [.failure(1002)]
+        )
     }
 
     @Test func lengthWithMostSignificantBit() {
@@ -349,7 +360,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(
             decode(
                 ClientFrame(fin: false, opcode: Self.text, payload: [0xE2]),
-                ClientFrame(opcode: Self.continuation, payload: [0x82]))
+                ClientFrame(opcode: Self.continuation, payload: [0x82])
+            )
                 == [.failure(1007)]
         )
     }
@@ -396,7 +408,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
         #expect(decoder.bufferedCapacity == 4096, "a stash for the partial header")
 
         var rest = ByteBuffer(
-            bytes: Array(frame.dropFirst(3)) + ClientFrame(opcode: Self.continuation, text: "!").bytes)
+            bytes: Array(frame.dropFirst(3)) + ClientFrame(opcode: Self.continuation, text: "!").bytes
+        )
         let event = decoder.next(from: &rest, pool: pool)
         #expect(event.map(Decoded.init) == .text("hello!"))
         #expect(decoder.isIdle)
@@ -407,7 +420,8 @@ func failureReason(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20) -> String? 
 
         // The next message reuses pooled buffers.
         var again = ByteBuffer(
-            bytes: ClientFrame(opcode: Self.ping, payload: [1]).bytes + ClientFrame(opcode: Self.text, text: "x").bytes)
+            bytes: ClientFrame(opcode: Self.ping, payload: [1]).bytes + ClientFrame(opcode: Self.text, text: "x").bytes
+        )
         while decoder.next(from: &again, pool: pool) != nil {}
         #expect(pool.misses == 2)
         #expect(pool.hits == 2)

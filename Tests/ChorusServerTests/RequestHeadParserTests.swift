@@ -28,7 +28,8 @@ struct RequestHeadParserTests {
 
     @Test("names an upgrade reads are matched in any case, and a name that only starts like one is kept as sent")
     func knownNames() throws {
-        let text = "GET /ws/a HTTP/1.1\r\nSEC-WebSocket-KEY: k\r\nsec-websocket-version: 13\r\n"
+        let text =
+            "GET /ws/a HTTP/1.1\r\nSEC-WebSocket-KEY: k\r\nsec-websocket-version: 13\r\n"
             + "Sec-WebSocket-Keys: other\r\nSec-WebSocket-Ke: short\r\n\r\n"
         guard case .complete(let head, _) = self.parse(text) else {
             Issue.record("not complete")
@@ -36,16 +37,19 @@ struct RequestHeadParserTests {
         }
         #expect(head.headers["sec-websocket-key"] == ["k"])
         #expect(head.headers["Sec-WebSocket-Version"] == ["13"])
-        #expect(head.headers.map(\.name) == [
-            "sec-websocket-key", "sec-websocket-version", "Sec-WebSocket-Keys", "Sec-WebSocket-Ke",
-        ])
+        #expect(
+            head.headers.map(\.name) == [
+                "sec-websocket-key", "sec-websocket-version", "Sec-WebSocket-Keys", "Sec-WebSocket-Ke",
+            ]
+        )
     }
 
     @Test("bare line feeds end lines, and empty lines before the final one belong to the end of the head")
     func bareLineFeeds() throws {
-        for text in ["GET /ws/a HTTP/1.1\nHost: x\n\r\n", "GET /ws/a HTTP/1.1\r\nHost: x\n\n\r\n",
-            "GET /ws/a HTTP/1.1\r\nHost: x\r\n\r\n\r\n"]
-        {
+        for text in [
+            "GET /ws/a HTTP/1.1\nHost: x\n\r\n", "GET /ws/a HTTP/1.1\r\nHost: x\n\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nHost: x\r\n\r\n\r\n",
+        ] {
             guard case .complete(let head, let length) = self.parse(text) else {
                 Issue.record("not complete: \(text.debugDescription)")
                 continue

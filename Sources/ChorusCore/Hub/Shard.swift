@@ -229,8 +229,7 @@ public final class Shard {
     }
 
     /// Swap-removes the connection from the topic's subscriber list, fixing the moved subscriber's position.
-    private func removeSubscriber(index: UInt32, from subscription: Subscription, alreadyRemovedFromSet: Bool = false)
-    {
+    private func removeSubscriber(index: UInt32, from subscription: Subscription, alreadyRemovedFromSet: Bool = false) {
         let slot = Int(subscription.topic)
         let position = Int(subscription.position)
         let lastPosition = self.topics[slot]!.subscribers.count - 1

@@ -50,7 +50,8 @@ enum Base64 {
             let b2 = index + 2 < input.count ? input[index + 2] : 0
             output[written] = alphabet[Int(b0 >> 2)]
             output[written + 1] = alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
-            output[written + 2] = index + 1 < input.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "=")
+            output[written + 2] =
+                index + 1 < input.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "=")
             output[written + 3] = index + 2 < input.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "=")
             index += 3
             written += 4

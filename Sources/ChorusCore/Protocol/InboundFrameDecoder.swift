@@ -434,7 +434,10 @@ package struct InboundFrameDecoder {
         var key = key
         while index < count {
             destination.storeBytes(
-                of: source[index] ^ UInt8(truncatingIfNeeded: key), toByteOffset: index, as: UInt8.self)
+                of: source[index] ^ UInt8(truncatingIfNeeded: key),
+                toByteOffset: index,
+                as: UInt8.self
+            )
             key = key >> 8 | key << 24
             index += 1
         }

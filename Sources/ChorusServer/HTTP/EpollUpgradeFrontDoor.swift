@@ -51,7 +51,9 @@
                 ticket = AddressTicket(address: address)
             }
             // Written straight into the loop's buffer: no allocation once it has grown to the usual answer.
-            response.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n")
+            response.writeStaticString(
+                "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
+            )
             response.writeStaticString("Sec-WebSocket-Accept: ")
             admission.secWebSocketAccept.write(to: &response)
             response.writeStaticString("\r\n")
