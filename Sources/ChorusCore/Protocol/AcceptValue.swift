@@ -12,7 +12,7 @@ package struct AcceptValue: Equatable, Sendable, CustomStringConvertible {
     /// Encodes a SHA-1 digest (20 bytes).
     init(encodingDigest digest: UnsafeRawBufferPointer) {
         precondition(digest.count == 20, "a SHA-1 digest is 20 bytes")
-        withUnsafeMutableBytes(of: &self.storage) { Base64.encode(digest, into: $0) }
+        _ = withUnsafeMutableBytes(of: &self.storage) { Base64.encode(digest, into: $0) }
     }
 
     /// Calls `body` with the 28 bytes.
