@@ -25,6 +25,42 @@ struct ShardTests {
         #expect(shard.statistics.deliveredBytes == 3 * frame.wireLength)
     }
 
+    @Test("a shared sink gets every connection's writes, and each block still stops deliveries when closing")
+    func sharedSinkFanOut() throws {
+        let shard = Shard(eventLoop: EmbeddedEventLoop(), settings: ShardSettings())
+        let sink = RecordingSink()
+        shard.useSharedSink(sink)
+        let ids = try (0..<3).map { _ in
+            let id = shard.register(sink)
+            _ = shard.subscribe(id, to: try self.name("news"))
+            return id
+        }
+        shard.markClosing(ids[1])
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"), allocator: .init())
+        #expect(shard.deliver(frame, to: try self.name("news")) == 2)
+        #expect(sink.written.count == 2 && sink.flushes == 2)
+        #expect(shard.deliver(frame, toConnection: ids[0]) && !shard.deliver(frame, toConnection: ids[1]))
+        for id in ids { shard.release(id, reason: .normal) }
+        shard.useSharedSink(nil)
+    }
+
+    @Test("a channel's emptied subscriber list is kept for the next new channel, which then delivers normally")
+    func spareSubscriberListReused() throws {
+        let shard = Shard(eventLoop: EmbeddedEventLoop(), settings: ShardSettings())
+        let first = shard.register(RecordingSink())
+        #expect(shard.subscribe(first, to: try self.name("inbox.a")) == .subscribed)
+        #expect(shard.spareSubscriberListCount == 0)
+        shard.release(first, reason: .normal)
+        #expect(shard.spareSubscriberListCount == 1 && shard.channelCount == 0)
+        let sink = RecordingSink()
+        let second = shard.register(sink)
+        #expect(shard.subscribe(second, to: try self.name("inbox.b")) == .subscribed)
+        #expect(shard.spareSubscriberListCount == 0)
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"), allocator: .init())
+        #expect(shard.deliver(frame, to: try self.name("inbox.b")) == 1 && sink.written.count == 1)
+        #expect(shard.deliver(frame, to: try self.name("inbox.a")) == 0)
+    }
+
     @Test("unsubscribing from the middle keeps every other subscriber reachable exactly once")
     func swapRemoveKeepsIndexConsistent() throws {
         let shard = Shard(eventLoop: EmbeddedEventLoop(), settings: ShardSettings())

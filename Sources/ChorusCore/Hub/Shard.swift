@@ -29,6 +29,12 @@ public final class Shard {
     private var topicSlots: [ChannelName: UInt32] = [:]
     private var topics: [Topic?] = []
     private var freeTopicSlots: [UInt32] = []
+    /// Emptied subscriber lists of channels that went away, for the next new channel: a connection that brings a
+    /// channel of its own (a private inbox) would otherwise cost an allocation on every subscribe. Small lists
+    /// only, and a bounded number of them (at most ~300 KB).
+    private var spareSubscriberLists: [[UInt32]] = []
+    private static let maxSpareSubscriberLists = 1024
+    private static let maxSpareListCapacity = 64
     private var subscriptionCount = 0
 
     /// Liveness clock: advanced once per ping interval.
@@ -207,6 +213,9 @@ public final class Shard {
         return true
     }
 
+    /// Emptied subscriber lists kept for new channels (for tests).
+    package var spareSubscriberListCount: Int { self.spareSubscriberLists.count }
+
     /// Number of this shard's subscribers of `channel`.
     package func subscriberCount(of channel: ChannelName) -> Int {
         guard let slot = self.topicSlots[channel] else { return 0 }
@@ -214,7 +223,7 @@ public final class Shard {
     }
 
     private func makeTopic(_ channel: ChannelName) -> UInt32 {
-        let topic = Topic(name: channel, subscribers: [])
+        let topic = Topic(name: channel, subscribers: self.spareSubscriberLists.popLast() ?? [])
         let slot: UInt32
         if let free = self.freeTopicSlots.popLast() {
             slot = free
@@ -245,10 +254,15 @@ public final class Shard {
         }
         self.subscriptionCount -= 1
         if self.topics[slot]!.subscribers.isEmpty {
-            self.interest?.shardLost(self.topics[slot]!.name)
-            self.topicSlots[self.topics[slot]!.name] = nil
-            self.topics[slot] = nil
+            let topic = self.topics[slot].take()!
+            self.interest?.shardLost(topic.name)
+            self.topicSlots[topic.name] = nil
             self.freeTopicSlots.append(subscription.topic)
+            if topic.subscribers.capacity <= Self.maxSpareListCapacity,
+                self.spareSubscriberLists.count < Self.maxSpareSubscriberLists
+            {
+                self.spareSubscriberLists.append(topic.subscribers)
+            }
         }
     }
 
