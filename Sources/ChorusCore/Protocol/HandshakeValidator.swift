@@ -1,5 +1,3 @@
-import Crypto
-
 /// Decides whether an HTTP request is a valid RFC 6455 opening handshake, and computes the accept value.
 ///
 /// Pure over method, version and headers so that any HTTP front end (NIOHTTP1 or a lean transport) can use it.
@@ -31,63 +29,95 @@ package enum HandshakeValidator {
         versionMinor: Int,
         headers: Headers
     ) -> Outcome {
+        Self.validate(
+            method: method,
+            versionMajor: versionMajor,
+            versionMinor: versionMinor,
+            fields: StringHeaderFields(headers)
+        )
+    }
+
+    /// The same checks over fields read as bytes: on a valid request nothing is allocated.
+    package static func validate(
+        method: String,
+        versionMajor: Int,
+        versionMinor: Int,
+        fields: some HandshakeHeaderFields
+    ) -> Outcome {
         guard method == "GET" else {
             return .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: [])
         }
         guard versionMajor > 1 || (versionMajor == 1 && versionMinor >= 1) else {
             return .reject(status: 400, reason: "WebSocket upgrade requires HTTP/1.1", extraHeaders: [])
         }
-        guard containsToken("websocket", in: "upgrade", headers) else {
+        guard containsToken("websocket", in: "upgrade", fields) else {
             return .reject(
                 status: 426,
                 reason: "WebSocket upgrade requires Upgrade: websocket",
                 extraHeaders: [HeaderField(name: "Upgrade", value: "websocket")]
             )
         }
-        guard containsToken("upgrade", in: "connection", headers) else {
+        guard containsToken("upgrade", in: "connection", fields) else {
             return .reject(status: 400, reason: "WebSocket upgrade requires Connection: Upgrade", extraHeaders: [])
         }
-        guard let version = onlyValue(of: "sec-websocket-version", headers), trimmed(version) == "13" else {
+        let isVersion13 = onlyValue(of: "sec-websocket-version", fields) { ASCII.trimmed($0[...]).elementsEqual("13".utf8) }
+        guard isVersion13 == true else {
             return .reject(
                 status: 426,
                 reason: "WebSocket upgrade requires Sec-WebSocket-Version: 13",
                 extraHeaders: [HeaderField(name: "Sec-WebSocket-Version", value: "13")]
             )
         }
-        guard let key = onlyValue(of: "sec-websocket-key", headers), isBase64Of16Bytes(trimmed(key)) else {
+        let accept = onlyValue(of: "sec-websocket-key", fields) { value -> AcceptValue? in
+            let key = UnsafeRawBufferPointer(rebasing: ASCII.trimmed(value[...]))
+            return isBase64Of16Bytes(key) ? acceptValue(forKey: key) : nil
+        }
+        guard let accept = accept ?? nil else {
             return .reject(
                 status: 400,
                 reason: "WebSocket upgrade requires one Sec-WebSocket-Key of 16 base64-encoded bytes",
                 extraHeaders: []
             )
         }
-        return .accept(secWebSocketAccept: acceptValue(forKey: trimmed(key)))
+        return .accept(secWebSocketAccept: accept)
     }
 
-    /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), the `Sec-WebSocket-Accept` value. The key and
-    /// GUID are hashed in place and the digest encoded inline: what it allocates is the hash's own context.
+    /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), the `Sec-WebSocket-Accept` value.
     package static func acceptValue(forKey key: some StringProtocol) -> AcceptValue {
-        var hasher = Insecure.SHA1()
         var key = Substring(key)
-        key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return key.withUTF8 { Self.acceptValue(forKey: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The accept value for a key given as bytes: the key and GUID are joined and hashed in stack memory and the
+    /// digest encoded inline, so nothing is allocated.
+    package static func acceptValue(forKey key: UnsafeRawBufferPointer) -> AcceptValue {
         var guid = keyGUID
-        guid.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        return hasher.finalize().withUnsafeBytes { AcceptValue(encodingDigest: $0) }
+        return guid.withUTF8 { guid in
+            withUnsafeTemporaryAllocation(byteCount: key.count + guid.count, alignment: 1) { joined in
+                joined.copyMemory(from: key)
+                UnsafeMutableRawBufferPointer(rebasing: joined[key.count...]).copyMemory(
+                    from: UnsafeRawBufferPointer(guid)
+                )
+                return SHA1.withDigest(of: UnsafeRawBufferPointer(joined)) { AcceptValue(encodingDigest: $0) }
+            }
+        }
     }
 
     // MARK: - Header helpers
 
-    /// The value of the one header named `lowercasedName`; nil if there is none or more than one.
-    private static func onlyValue(
+    /// `body` applied to the value of the one field named `lowercasedName`; nil if there is none or more than one.
+    private static func onlyValue<Result>(
         of lowercasedName: String,
-        _ headers: some Collection<(name: String, value: String)>
-    ) -> String? {
-        var found: String?
-        for header in headers where equalsIgnoringASCIICase(header.name, lowercasedName) {
-            if found != nil { return nil }
-            found = header.value
+        _ fields: some HandshakeHeaderFields,
+        _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result? {
+        guard fields.count(named: lowercasedName, limit: 2) == 1 else { return nil }
+        var result: Result?
+        fields.forEachValue(named: lowercasedName) { value in
+            result = body(value)
+            return false
         }
-        return found
+        return result
     }
 
     /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case (and the
@@ -97,43 +127,38 @@ package enum HandshakeValidator {
         in lowercasedName: String,
         _ headers: some Collection<(name: String, value: String)>
     ) -> Bool {
-        headers.contains { header in
-            guard equalsIgnoringASCIICase(header.name, lowercasedName) else { return false }
+        Self.containsToken(token, in: lowercasedName, StringHeaderFields(headers))
+    }
+
+    /// The same over fields read as bytes.
+    package static func containsToken(
+        _ token: String,
+        in lowercasedName: String,
+        _ fields: some HandshakeHeaderFields
+    ) -> Bool {
+        var found = false
+        fields.forEachValue(named: lowercasedName) { value in
             // Walk the list in place (no array of elements).
-            var rest = Substring(header.value)
+            var rest = value[...]
             while true {
-                let comma = rest.firstIndex(of: ",") ?? rest.endIndex
-                if equalsIgnoringASCIICase(trimmed(rest[..<comma]), token) { return true }
-                guard comma < rest.endIndex else { return false }
-                rest = rest[rest.index(after: comma)...]
+                let comma = rest.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
+                if ASCII.equalsIgnoringCase(ASCII.trimmed(rest[..<comma]), token) {
+                    found = true
+                    return false
+                }
+                guard comma < rest.endIndex else { return true }
+                rest = rest[(comma + 1)...]
             }
         }
-    }
-
-    /// Compares against an already lowercased ASCII string; HTTP names and tokens are ASCII case-insensitive.
-    private static func equalsIgnoringASCIICase(_ string: some StringProtocol, _ lowercased: String) -> Bool {
-        string.utf8.elementsEqual(lowercased.utf8) { byte, lower in
-            (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower
-        }
-    }
-
-    /// Strips optional whitespace (space and tab) around a header value or list element.
-    private static func trimmed(_ string: some StringProtocol) -> Substring {
-        let isWhitespace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        let text = Substring(string)
-        guard let first = text.firstIndex(where: { !isWhitespace($0) }),
-            let last = text.lastIndex(where: { !isWhitespace($0) })
-        else { return "" }
-        return text[first...last]
+        return found
     }
 
     // MARK: - Base64
 
     /// 16 bytes encode as 22 alphabet characters followed by "==", and nothing else decodes to 16 bytes.
-    private static func isBase64Of16Bytes(_ key: Substring) -> Bool {
-        let bytes = key.utf8
-        guard bytes.count == 24 else { return false }
-        for (offset, byte) in bytes.enumerated() {
+    private static func isBase64Of16Bytes(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard key.count == 24 else { return false }
+        for (offset, byte) in key.enumerated() {
             let valid = offset < 22 ? Base64.alphabet.contains(byte) : byte == UInt8(ascii: "=")
             if !valid { return false }
         }

@@ -1,0 +1,21 @@
+/// Byte helpers for HTTP's ASCII grammar.
+package enum ASCII {
+    /// Whether `bytes` equal `lowercased` (lowercase ASCII) ignoring ASCII case, as HTTP compares names and tokens.
+    package static func equalsIgnoringCase(_ bytes: some Sequence<UInt8>, _ lowercased: String) -> Bool {
+        bytes.elementsEqual(lowercased.utf8) { byte, lower in
+            (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower
+        }
+    }
+
+    /// `bytes` without the optional whitespace (space and tab) around a header value or list element.
+    package static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+        var bytes = bytes
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            bytes = bytes.dropFirst()
+        }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
+            bytes = bytes.dropLast()
+        }
+        return bytes
+    }
+}
