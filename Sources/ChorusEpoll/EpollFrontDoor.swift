@@ -1,7 +1,6 @@
 #if os(Linux)
     import ChorusCore
     import NIOCore
-    import NIOHTTP1
 
     /// An upgrade the front door accepted: what the connection starts with.
     package struct EpollAdmission {
@@ -36,11 +35,11 @@
     /// The server's side of the epoll transport: decides on upgrade requests and serves everything that is not
     /// an accepted upgrade (plain HTTP, refused upgrades) on the HTTP side, so that one port serves it all.
     package protocol EpollFrontDoor: AnyObject, Sendable {
-        /// Decides on a complete WebSocket upgrade request from the socket `fd`, on the loop that owns it. An
-        /// admission has taken its capacity place and has written the complete `101 Switching Protocols` answer
-        /// into `response` (the loop's own buffer, empty, reused for every upgrade); nil hands the request to the
-        /// HTTP side, which answers it.
-        func admit(_ head: HTTPRequestHead, fd: Int32, response: inout ByteBuffer) -> EpollAdmission?
+        /// Decides on a complete WebSocket upgrade request from the socket `fd`, on the loop that owns it. `head`
+        /// is valid only during the call. An admission has taken its capacity place and has written the complete
+        /// `101 Switching Protocols` answer into `response` (the loop's own buffer, empty, reused for every
+        /// upgrade); nil hands the request to the HTTP side, which answers it.
+        func admit(_ head: RequestHeadView, fd: Int32, response: inout ByteBuffer) -> EpollAdmission?
         /// Serves the socket `fd` on the HTTP side from now on, replaying `bytes` (what was read so far). The
         /// transport no longer watches or closes `fd`.
         func handOff(fd: Int32, bytes: ByteBuffer)

@@ -3,7 +3,6 @@
     import ChorusCore
     import Glibc
     import NIOCore
-    import NIOHTTP1
 
     /// Settings of the epoll transport that are not the shard's.
     package struct EpollTransportSettings: Sendable {
@@ -266,16 +265,21 @@
                 self.handshakes[fd] = handshake
             case .incomplete, .unsupported:
                 self.handOff(fd: fd, buffer: self.copyOfScratch())
-            case .complete(let head, let length):
+            case .complete(let layout):
                 self.upgradeResponse.clear()
-                guard head.isWebSocketUpgrade,
-                    let admission = self.frontDoor.admit(head, fd: fd, response: &self.upgradeResponse)
-                else {
+                // The head is read where it lies; the copy of the buffer only shares its storage.
+                let scratch = self.scratch
+                let admission = scratch.withUnsafeReadableBytes { bytes -> EpollAdmission? in
+                    let head = RequestHeadView(bytes: bytes, layout: layout)
+                    guard HandshakeValidator.containsToken("websocket", in: "upgrade", head) else { return nil }
+                    return self.frontDoor.admit(head, fd: fd, response: &self.upgradeResponse)
+                }
+                guard let admission else {
                     self.handOff(fd: fd, buffer: self.copyOfScratch())
                     return
                 }
                 self.handshakes[fd] = nil
-                self.scratch.moveReaderIndex(forwardBy: length)
+                self.scratch.moveReaderIndex(forwardBy: layout.length)
                 self.upgrade(fd: fd, admission: admission, leftover: &self.scratch)
             }
         }
@@ -765,10 +769,4 @@
     @available(*, unavailable)
     extension EpollTransport: Sendable {}
 
-    extension HTTPRequestHead {
-        /// `Upgrade: websocket` (the front door checks the rest of RFC 6455's handshake).
-        fileprivate var isWebSocketUpgrade: Bool {
-            HandshakeValidator.containsToken("websocket", in: "upgrade", self.headers)
-        }
-    }
 #endif

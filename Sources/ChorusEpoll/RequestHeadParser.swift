@@ -1,22 +1,21 @@
+import ChorusCore
 import NIOCore
-import NIOHTTP1
 
 /// Reads an HTTP/1.1 request head (request line and headers) from the start of a buffer, for the epoll
 /// transport's handshake. Only what a WebSocket upgrade needs: anything unusual (obsolete line folding, a
 /// malformed line, a body) is left to the HTTP side, which answers it properly.
 enum RequestHeadParser {
     enum Outcome: Equatable {
-        /// The head ends at `length` bytes (its blank line included).
-        case complete(HTTPRequestHead, length: Int)
+        /// A complete head, laid out as `layout` (its length includes the blank line).
+        case complete(RequestHeadLayout)
         /// No blank line yet.
         case incomplete
         /// Not something this parser handles; hand it to the HTTP side.
         case unsupported
     }
 
-    /// Looks for a complete head in `buffer`'s readable bytes without consuming them. Walks the lines in place:
-    /// what it allocates is the head itself (its values past 15 bytes, names past 15 bytes that are not in
-    /// `knownNames`, and one array of header fields).
+    /// Looks for a complete head in `buffer`'s readable bytes without consuming them. Walks the lines in place
+    /// and keeps only where the parts lie: it allocates nothing. `RequestHeadView` reads the parts.
     static func parse(_ buffer: ByteBuffer) -> Outcome {
         buffer.withUnsafeReadableBytes { bytes in
             guard let end = Self.headEnd(bytes) else {
@@ -36,43 +35,52 @@ enum RequestHeadParser {
             guard let firstSpace = requestLine.firstIndex(of: UInt8(ascii: " ")),
                 let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
                 firstSpace > requestLine.startIndex, secondSpace > firstSpace + 1,
-                let version = Self.version(requestLine[(secondSpace + 1)...])
+                let versionMinor = Self.versionMinor(requestLine[(secondSpace + 1)...])
             else { return .unsupported }
-            var fields: [(String, String)] = []
-            fields.reserveCapacity(Self.lineCount(bytes, end: end))
+            let fieldsStart = lines.start
             while let line = lines.next() {
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
-                    line.first != UInt8(ascii: " "), line.first != UInt8(ascii: "\t"),
-                    !line[..<colon].contains(UInt8(ascii: " "))
-                else { return .unsupported }
-                let name = Self.knownName(line[..<colon]) ?? String(decoding: line[..<colon], as: UTF8.self)
-                let value = String(decoding: Self.trimmingSpaces(line[(colon + 1)...]), as: UTF8.self)
-                fields.append((name, value))
+                guard let field = Self.field(line) else { return .unsupported }
+                // A request with a body is not an upgrade; the HTTP side reads bodies.
+                if ASCII.equalsIgnoringCase(field.name, "content-length") && !field.value.elementsEqual("0".utf8) {
+                    return .unsupported
+                }
+                if ASCII.equalsIgnoringCase(field.name, "transfer-encoding") { return .unsupported }
             }
-            let headers = HTTPHeaders(fields)
-            if let length = headers.first(name: "content-length"), length != "0" { return .unsupported }
-            if headers.contains(name: "transfer-encoding") { return .unsupported }
-            let head = HTTPRequestHead(
-                version: version,
-                method: HTTPMethod(rawValue: String(decoding: requestLine[..<firstSpace], as: UTF8.self)),
-                uri: String(decoding: requestLine[(firstSpace + 1)..<secondSpace], as: UTF8.self),
-                headers: headers
+            return .complete(
+                RequestHeadLayout(
+                    method: requestLine.startIndex..<firstSpace,
+                    target: (firstSpace + 1)..<secondSpace,
+                    versionMinor: versionMinor,
+                    fields: fieldsStart <= linesEnd ? fieldsStart..<linesEnd : linesEnd..<linesEnd,
+                    length: end + 3
+                )
             )
-            return .complete(head, length: end + 3)
         }
+    }
+
+    /// A header line's name and value (without the whitespace around it); nil for a line this parser leaves to
+    /// the HTTP side (no colon, an empty name, a name with spaces, a folded continuation).
+    static func field(
+        _ line: Slice<UnsafeRawBufferPointer>
+    ) -> (name: Slice<UnsafeRawBufferPointer>, value: Slice<UnsafeRawBufferPointer>)? {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
+            line.first != UInt8(ascii: " "), line.first != UInt8(ascii: "\t"),
+            !line[..<colon].contains(UInt8(ascii: " "))
+        else { return nil }
+        return (line[..<colon], ASCII.trimmed(line[(colon + 1)...]))
     }
 
     /// The header names an upgrade request carries and the upgrade reads, as literals: a literal `String` needs
     /// no allocation, where one decoded from the bytes does past 15 bytes (`Sec-WebSocket-Key`,
     /// `Sec-WebSocket-Version` and `Sec-WebSocket-Extensions` would cost one each, per connection). Names
     /// are case-insensitive (RFC 9110 5.1) and every reader of the head compares them so.
-    private static let knownNames: [String] = [
+    static let knownNames: [String] = [
         "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
         "x-forwarded-for", "authorization", "connection", "upgrade", "origin", "host", "user-agent",
     ]
 
     /// The literal for a name in `knownNames` (any case), else nil.
-    private static func knownName(_ bytes: Slice<UnsafeRawBufferPointer>) -> String? {
+    static func knownName(_ bytes: Slice<UnsafeRawBufferPointer>) -> String? {
         for known in Self.knownNames where known.utf8.count == bytes.count {
             if zip(known.utf8, bytes).allSatisfy({ $0 == $1 | (($1 &- 65) < 26 ? 0x20 : 0) }) { return known }
         }
@@ -80,7 +88,7 @@ enum RequestHeadParser {
     }
 
     /// The lines of a head, each without its "\n" or "\r\n"; ends at the blank line.
-    private struct LineCursor {
+    struct LineCursor {
         let bytes: UnsafeRawBufferPointer
         let end: Int
         var start = 0
@@ -88,6 +96,13 @@ enum RequestHeadParser {
         init(bytes: UnsafeRawBufferPointer, end: Int) {
             self.bytes = bytes
             self.end = end
+        }
+
+        /// The lines of `range` (non-empty, ending where a line ends).
+        init(bytes: UnsafeRawBufferPointer, range: Range<Int>) {
+            self.bytes = bytes
+            self.start = range.lowerBound
+            self.end = range.upperBound
         }
 
         /// The next line; the last one ends at `end` without a line feed.
@@ -99,24 +114,6 @@ enum RequestHeadParser {
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             return line
         }
-    }
-
-    /// How many header lines the head ending at `end` has at most (its line feeds, less the request line's).
-    private static func lineCount(_ bytes: UnsafeRawBufferPointer, end: Int) -> Int {
-        var count = 0
-        for byte in bytes[..<end] where byte == UInt8(ascii: "\n") { count += 1 }
-        return count
-    }
-
-    private static func trimmingSpaces(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
-        var bytes = bytes
-        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
-            bytes = bytes.dropFirst()
-        }
-        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
-            bytes = bytes.dropLast()
-        }
-        return bytes
     }
 
     /// False when the request line seen so far already breaks HTTP's grammar (a control character, a byte over
@@ -150,11 +147,12 @@ enum RequestHeadParser {
         return nil
     }
 
-    private static func version(_ text: Slice<UnsafeRawBufferPointer>) -> HTTPVersion? {
+    /// The minor version of "HTTP/1.x" (1 or 0); nil for anything else.
+    private static func versionMinor(_ text: Slice<UnsafeRawBufferPointer>) -> Int? {
         guard text.count == 8, text.starts(with: "HTTP/1.".utf8) else { return nil }
         switch text.last {
-        case UInt8(ascii: "1"): return .http1_1
-        case UInt8(ascii: "0"): return .http1_0
+        case UInt8(ascii: "1"): return 1
+        case UInt8(ascii: "0"): return 0
         default: return nil
         }
     }

@@ -8,8 +8,20 @@ public struct ChannelName: Hashable, Sendable, CustomStringConvertible {
     package let value: String
 
     public init(validating name: some StringProtocol) throws(ChannelNameError) {
+        try Self.validate(name.utf8)
+        self.value = String(name)
+    }
+
+    /// A name read from bytes (a request target): the string is built only once the bytes are valid, and is
+    /// held inline up to 15 bytes.
+    package init(validatingUTF8 bytes: Slice<UnsafeRawBufferPointer>) throws(ChannelNameError) {
+        try Self.validate(bytes)
+        self.value = String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func validate(_ bytes: some Sequence<UInt8>) throws(ChannelNameError) {
         var count = 0
-        for byte in name.utf8 {
+        for byte in bytes {
             guard Self.isAllowed(byte) else {
                 throw ChannelNameError(reason: "channel name contains a character outside [A-Za-z0-9_.:-]")
             }
@@ -21,7 +33,6 @@ public struct ChannelName: Hashable, Sendable, CustomStringConvertible {
         guard count <= Self.maxLength else {
             throw ChannelNameError(reason: "channel name is longer than 128 characters")
         }
-        self.value = String(name)
     }
 
     public var description: String {

@@ -35,7 +35,7 @@
             init(address: IPAddress) { self.address = address }
         }
 
-        func admit(_ head: HTTPRequestHead, fd: Int32, response: inout ByteBuffer) -> EpollAdmission? {
+        func admit(_ head: RequestHeadView, fd: Int32, response: inout ByteBuffer) -> EpollAdmission? {
             // The peer's address matters only to a per-address limit; building it costs two allocations.
             let peer = self.policy.access.perAddress == nil ? nil : EpollSockets.peerAddress(of: fd)
             guard case .success(let admission) = self.policy.evaluate(head, peer: peer) else { return nil }

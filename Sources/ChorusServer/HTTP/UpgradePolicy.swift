@@ -59,25 +59,26 @@ package struct UpgradePolicy: Sendable {
     /// Decides on an upgrade request from `peer`. Capacity (overall and per address) is only checked here; the
     /// place is taken when the connection's handler is installed (`WebSocketUpgrader.upgrade`), so a client
     /// that vanishes between the 101 and the upgrade cannot leak one.
+    ///
+    /// The checks every upgrade runs read the request as bytes: with the default configuration, a request that
+    /// offers no subprotocol or extension and names channels of up to 15 bytes is admitted without allocating.
     package func evaluate(
-        _ head: HTTPRequestHead,
+        _ request: some UpgradeRequest,
         peer: SocketAddress?,
         now: Date = Date()
     ) -> Result<Admission, HTTPRejection> {
-        switch Route(uri: head.uri, echoPath: self.configuration.echoPath) {
-        case .webSocket, .echo:
-            break
-        case .publish, .health, .readiness, .metrics, .notFound:
+        let target = request.withTarget { UpgradeTarget($0, echoPath: self.configuration.echoPath) }
+        guard target != .none else {
             return .failure(HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest))
         }
         guard self.state.isAccepting else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is shutting down", handshake: .overCapacity))
         }
         let outcome = HandshakeValidator.validate(
-            method: head.method.rawValue,
-            versionMajor: head.version.major,
-            versionMinor: head.version.minor,
-            headers: head.headers
+            method: request.methodName,
+            versionMajor: request.versionMajor,
+            versionMinor: request.versionMinor,
+            fields: request
         )
         let accept: AcceptValue
         switch outcome {
@@ -94,10 +95,14 @@ package struct UpgradePolicy: Sendable {
             )
         }
         let endpoint: Endpoint
-        do {
-            endpoint = try self.endpoint(for: head.uri)
-        } catch {
-            return .failure(error)
+        switch target {
+        case .echo:
+            endpoint = .echo
+        case .subscriber, .none:
+            switch request.withTarget({ Self.channels(fromTarget: $0) }) {
+            case .success(let channels): endpoint = .subscriber(channels: channels)
+            case .failure(let error): return .failure(error)
+            }
         }
         if case .subscriber(let channels) = endpoint, channels.count > self.configuration.maxSubscriptions {
             return .failure(
@@ -109,17 +114,31 @@ package struct UpgradePolicy: Sendable {
             )
         }
         var admission = Admission(endpoint: endpoint, secWebSocketAccept: accept)
-        do {
-            admission.subprotocol = try RequestToken.selectedSubprotocol(in: head)
-            try self.checkAccess(head, peer: peer, now: now, admission: &admission)
-        } catch {
-            return .failure(error)
+        // NIO's whole head only for what is configured or offered.
+        let offersExtensions = self.configuration.compression && request.contains(named: "sec-websocket-extensions")
+        let head =
+            self.readsWholeHead || offersExtensions || request.contains(named: "sec-websocket-protocol")
+            ? request.makeHTTPRequestHead() : nil
+        if let head {
+            do {
+                admission.subprotocol = try RequestToken.selectedSubprotocol(in: head)
+                try self.checkAccess(head, peer: peer, now: now, admission: &admission)
+            } catch {
+                return .failure(error)
+            }
         }
         guard self.hub.reservedConnections < self.configuration.maxConnections else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity))
         }
-        admission.deflate = self.deflate(for: head)
+        if let head, offersExtensions {
+            admission.deflate = self.deflate(for: head)
+        }
         return .success(admission)
+    }
+
+    /// Whether the configured access checks (origins, connections per address, tokens) read the whole head.
+    private var readsWholeHead: Bool {
+        !self.access.origins.patterns.isEmpty || self.access.perAddress != nil || self.access.tokens != nil
     }
 
     /// Origin, connections per address, token and permissions. Rejections never repeat the token.
@@ -181,43 +200,77 @@ package struct UpgradePolicy: Sendable {
     /// The endpoint a WebSocket URI names (the echo path, or `/ws` with its channels). Throws for a path that is
     /// no WebSocket endpoint and for invalid channel names.
     package func endpoint(for uri: String) throws(HTTPRejection) -> Endpoint {
-        switch Route(uri: uri, echoPath: self.configuration.echoPath) {
+        var uri = uri
+        switch uri.withUTF8({ UpgradeTarget(UnsafeRawBufferPointer($0), echoPath: self.configuration.echoPath) }) {
         case .echo:
             return .echo
-        case .webSocket:
+        case .subscriber:
             return .subscriber(channels: try Self.channels(from: uri))
-        case .publish, .health, .readiness, .metrics, .notFound:
+        case .none:
             throw HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest)
         }
     }
 
     /// The channels a `/ws` URI names: the path segment after `/ws/` and every `channel=` query value,
-    /// without duplicates, in order. Walks the URI in place: one channel costs no allocation.
+    /// without duplicates, in order.
     package static func channels(from uri: String) throws(HTTPRejection) -> ChannelList {
-        let (path, query) = Route.split(uri)
+        var uri = uri
+        return try uri.withUTF8 { Self.channels(fromTarget: UnsafeRawBufferPointer($0)) }.get()
+    }
+
+    /// The same over a request target's bytes, walked in place: a channel name of up to 15 bytes costs no
+    /// allocation.
+    package static func channels(fromTarget target: UnsafeRawBufferPointer) -> Result<ChannelList, HTTPRejection> {
+        let mark = target.firstIndex(of: UInt8(ascii: "?"))
+        let path = target[..<(mark ?? target.endIndex)]
         var channels = ChannelList()
-        if path.hasPrefix("/ws/") {
-            try Self.add(path.dropFirst("/ws/".count), to: &channels)
-        }
-        var rest = query ?? ""
-        while !rest.isEmpty {
-            let end = rest.firstIndex(of: "&") ?? rest.endIndex
-            let pair = rest[..<end]
-            rest = end < rest.endIndex ? rest[rest.index(after: end)...] : rest[end...]
-            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
-            if pair[..<equals] == "channel" {
-                try Self.add(equals < pair.endIndex ? pair[pair.index(after: equals)...] : "", to: &channels)
+        do throws(HTTPRejection) {
+            if path.starts(with: "/ws/".utf8) {
+                try Self.add(path.dropFirst("/ws/".utf8.count), to: &channels)
             }
+            var rest = mark.map { target[($0 + 1)...] } ?? target[target.endIndex...]
+            while !rest.isEmpty {
+                let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
+                let pair = rest[..<end]
+                rest = end < rest.endIndex ? rest[(end + 1)...] : rest[end...]
+                let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+                if pair[..<equals].elementsEqual("channel".utf8) {
+                    try Self.add(equals < pair.endIndex ? pair[(equals + 1)...] : pair[equals...], to: &channels)
+                }
+            }
+        } catch {
+            return .failure(error)
         }
-        return channels
+        return .success(channels)
     }
 
     /// Validates `name` and appends it to `channels` unless it is there already.
-    private static func add(_ name: Substring, to channels: inout ChannelList) throws(HTTPRejection) {
+    private static func add(
+        _ name: Slice<UnsafeRawBufferPointer>,
+        to channels: inout ChannelList
+    ) throws(HTTPRejection) {
         do {
-            channels.appendIfAbsent(try ChannelName(validating: name))
+            channels.appendIfAbsent(try ChannelName(validatingUTF8: name))
         } catch {
             throw HTTPRejection(.badRequest, error.reason, handshake: .badRequest)
+        }
+    }
+}
+
+/// Which WebSocket endpoint a request target's path names (the echo path first, as `Route` decides).
+private enum UpgradeTarget {
+    case subscriber
+    case echo
+    case none
+
+    init(_ target: UnsafeRawBufferPointer, echoPath: String?) {
+        let path = target[..<(target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)]
+        if let echoPath, path.elementsEqual(echoPath.utf8) {
+            self = .echo
+        } else if path.elementsEqual("/ws".utf8) || path.starts(with: "/ws/".utf8) {
+            self = .subscriber
+        } else {
+            self = .none
         }
     }
 }

@@ -1,0 +1,116 @@
+#if os(Linux)
+    import ChorusCore
+    import ChorusServer
+    import NIOCore
+    import NIOEmbedded
+    import NIOHTTP1
+    import Testing
+
+    @testable import ChorusEpoll
+
+    /// The policy reads an upgrade request as bytes where the epoll transport read it, and as NIO's parsed head
+    /// on the NIO transport: both must come to the same decision, down to the reason and headers of a refusal.
+    @Suite("Upgrade policy: request bytes and NIO's head decide alike")
+    struct UpgradePolicyTests {
+        private static let key = ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        private static let valid = [
+            ("Host", "127.0.0.1"), ("Upgrade", "websocket"), ("Connection", "keep-alive, Upgrade"), key,
+            ("Sec-WebSocket-Version", "13"),
+        ]
+
+        private static let cases: [(method: String, uri: String, headers: [(String, String)])] = [
+            ("GET", "/ws/news", valid),
+            ("GET", "/ws?channel=a&channel=b&channel=a&other=x", valid),
+            ("GET", "/ws/a-channel-name-longer-than-fifteen?channel=b", valid),
+            ("GET", "/ws", valid),
+            ("GET", "/echo", valid),
+            ("GET", "/echo?x=1", valid),
+            ("GET", "/wss/news", valid),
+            ("GET", "/publish/news", valid),
+            ("GET", "/ws/bad%20name", valid),
+            ("GET", "/ws?channel=", valid),
+            ("GET", "/ws?" + (0..<70).map { "channel=c\($0)" }.joined(separator: "&"), valid),
+            ("POST", "/ws/news", valid),
+            ("GET", "/ws/news", valid.filter { $0.0 != "Upgrade" }),
+            ("GET", "/ws/news", valid.filter { $0.0 != "Connection" }),
+            ("GET", "/ws/news", valid.filter { $0.0 != "Sec-WebSocket-Version" } + [("Sec-WebSocket-Version", "8")]),
+            ("GET", "/ws/news", valid + [("sec-websocket-version", "13")]),
+            ("GET", "/ws/news", valid + [key]),
+            ("GET", "/ws/news", valid.filter { $0.0 != key.0 } + [(key.0, "short==")]),
+            ("GET", "/ws/news", valid.filter { $0.0 != key.0 } + [("SEC-WEBSOCKET-KEY", "  \(key.1)\t")]),
+            ("GET", "/ws/news", valid + [("Sec-WebSocket-Protocol", "x, chorus")]),
+            ("GET", "/ws/news", valid + [("Sec-WebSocket-Protocol", "chorus.token.abc")]),
+            ("GET", "/ws/news", valid + [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")]),
+            ("GET", "/ws/news", valid + [("Sec-WebSocket-Extensions", "x-unknown")]),
+        ]
+
+        /// What a decision comes to, as comparable text.
+        private func summary(_ result: Result<UpgradePolicy.Admission, HTTPRejection>) -> String {
+            switch result {
+            case .success(let admission):
+                let endpoint: String
+                switch admission.endpoint {
+                case .echo: endpoint = "echo"
+                case .subscriber(let channels): endpoint = channels.map(\.value).joined(separator: ",")
+                }
+                return "accept \(endpoint) \(admission.secWebSocketAccept) \(admission.subprotocol ?? "-") "
+                    + "\(admission.deflate.map { "\($0)" } ?? "-")"
+            case .failure(let rejection):
+                return "reject \(rejection.status.code) \(rejection.reason) \(rejection.headers.map { "\($0.0)=\($0.1)" })"
+            }
+        }
+
+        private func policy(origins: [String] = []) -> UpgradePolicy {
+            var configuration = ServerConfiguration()
+            configuration.echoPath = "/echo"
+            let hub = Hub(loops: [EmbeddedEventLoop()], settings: ShardSettings())
+            let access = AccessControl(origins: OriginPolicy(origins.compactMap { OriginPattern($0) }))
+            return UpgradePolicy(configuration: configuration, hub: hub, state: ServerState(), access: access)
+        }
+
+        private func decide(
+            _ policy: UpgradePolicy,
+            _ method: String,
+            _ uri: String,
+            _ headers: [(String, String)]
+        ) -> (bytes: String, nio: String) {
+            let text = "\(method) \(uri) HTTP/1.1\r\n" + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
+            let buffer = ByteBuffer(string: text)
+            guard case .complete(let layout) = RequestHeadParser.parse(buffer) else { return ("unparsed", "") }
+            let fromBytes = buffer.withUnsafeReadableBytes {
+                self.summary(policy.evaluate(RequestHeadView(bytes: $0, layout: layout), peer: nil))
+            }
+            let head = HTTPRequestHead(
+                version: .http1_1,
+                method: HTTPMethod(rawValue: method),
+                uri: uri,
+                headers: HTTPHeaders(headers)
+            )
+            return (fromBytes, self.summary(policy.evaluate(head, peer: nil)))
+        }
+
+        @Test("every check, accepted and refused, with no options")
+        func defaultConfiguration() {
+            let policy = self.policy()
+            var accepted = 0
+            for request in Self.cases {
+                let (fromBytes, fromHead) = self.decide(policy, request.method, request.uri, request.headers)
+                #expect(fromBytes == fromHead, "\(request.method) \(request.uri) \(request.headers)")
+                if fromBytes.hasPrefix("accept") { accepted += 1 }
+            }
+            // The table holds both kinds: a policy that refused (or accepted) everything would not pass.
+            #expect(accepted == 10)
+            #expect(self.decide(policy, "GET", "/ws/news", Self.valid).bytes == "accept news s3pPLMBiTxaQ9kYGzzhZRbK+xOo= - -")
+        }
+
+        @Test("an allowed origin is read from the whole head on both")
+        func origins() {
+            let policy = self.policy(origins: ["https://example.com"])
+            for origin in ["https://example.com", "https://evil.example"] {
+                let (fromBytes, fromHead) = self.decide(policy, "GET", "/ws/news", Self.valid + [("Origin", origin)])
+                #expect(fromBytes == fromHead)
+                #expect(fromBytes.hasPrefix(origin == "https://example.com" ? "accept" : "reject 403"))
+            }
+        }
+    }
+#endif
