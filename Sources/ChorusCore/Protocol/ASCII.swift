@@ -1,8 +1,16 @@
 /// Byte helpers for HTTP's ASCII grammar.
 package enum ASCII {
     /// Whether `bytes` equal `lowercased` (lowercase ASCII) ignoring ASCII case, as HTTP compares names and tokens.
-    package static func equalsIgnoringCase(_ bytes: some Sequence<UInt8>, _ lowercased: String) -> Bool {
+    /// Concrete, not generic: the epoll transport calls it from another module for every header it reads.
+    package static func equalsIgnoringCase(_ bytes: Slice<UnsafeRawBufferPointer>, _ lowercased: String) -> Bool {
         bytes.elementsEqual(lowercased.utf8) { byte, lower in
+            (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower
+        }
+    }
+
+    /// The same for a string (a header name held as one).
+    package static func equalsIgnoringCase(_ string: String, _ lowercased: String) -> Bool {
+        string.utf8.elementsEqual(lowercased.utf8) { byte, lower in
             (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower
         }
     }

@@ -7,7 +7,8 @@ package protocol HandshakeHeaderFields {
 }
 
 extension HandshakeHeaderFields {
-    /// Whether a field named `lowercasedName` is present.
+    /// Whether a field named `lowercasedName` is present. (Inlined: specialized for the caller's fields.)
+    @inlinable
     package func contains(named lowercasedName: String) -> Bool {
         var found = false
         self.forEachValue(named: lowercasedName) { _ in
@@ -18,6 +19,7 @@ extension HandshakeHeaderFields {
     }
 
     /// How many fields are named `lowercasedName`, counting no further than `limit`.
+    @inlinable
     package func count(named lowercasedName: String, limit: Int) -> Int {
         var count = 0
         self.forEachValue(named: lowercasedName) { _ in
@@ -37,7 +39,7 @@ package struct StringHeaderFields<Fields: Collection<(name: String, value: Strin
     }
 
     package func forEachValue(named lowercasedName: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
-        for field in self.fields where ASCII.equalsIgnoringCase(field.name.utf8, lowercasedName) {
+        for field in self.fields where ASCII.equalsIgnoringCase(field.name, lowercasedName) {
             var value = field.value
             guard value.withUTF8({ body(UnsafeRawBufferPointer($0)) }) else { return }
         }

@@ -37,12 +37,30 @@ package enum HandshakeValidator {
         )
     }
 
-    /// The same checks over fields read as bytes: on a valid request nothing is allocated.
+    /// The same checks over fields read as bytes. Inlined into the caller, so that reading `fields` is
+    /// specialized there: on a valid request nothing is allocated.
+    @inlinable
     package static func validate(
         method: String,
         versionMajor: Int,
         versionMinor: Int,
         fields: some HandshakeHeaderFields
+    ) -> Outcome {
+        Self.validate(method: method, versionMajor: versionMajor, versionMinor: versionMinor) { name, body in
+            fields.forEachValue(named: name, body)
+        }
+    }
+
+    /// Calls its second argument with each value of the fields named by the first (lowercase), in order, until
+    /// that returns false: `HandshakeHeaderFields.forEachValue` as a closure, so the checks need no generics.
+    package typealias FieldValues = (_ lowercasedName: String, _ body: (UnsafeRawBufferPointer) -> Bool) -> Void
+
+    /// The checks themselves, over `fieldValues`.
+    package static func validate(
+        method: String,
+        versionMajor: Int,
+        versionMinor: Int,
+        fieldValues fields: FieldValues
     ) -> Outcome {
         guard method == "GET" else {
             return .reject(status: 405, reason: "WebSocket upgrade requires GET", extraHeaders: [])
@@ -50,14 +68,14 @@ package enum HandshakeValidator {
         guard versionMajor > 1 || (versionMajor == 1 && versionMinor >= 1) else {
             return .reject(status: 400, reason: "WebSocket upgrade requires HTTP/1.1", extraHeaders: [])
         }
-        guard containsToken("websocket", in: "upgrade", fields) else {
+        guard containsToken("websocket", in: "upgrade", fieldValues: fields) else {
             return .reject(
                 status: 426,
                 reason: "WebSocket upgrade requires Upgrade: websocket",
                 extraHeaders: [HeaderField(name: "Upgrade", value: "websocket")]
             )
         }
-        guard containsToken("upgrade", in: "connection", fields) else {
+        guard containsToken("upgrade", in: "connection", fieldValues: fields) else {
             return .reject(status: 400, reason: "WebSocket upgrade requires Connection: Upgrade", extraHeaders: [])
         }
         let isVersion13 = onlyValue(of: "sec-websocket-version", fields) { ASCII.trimmed($0[...]).elementsEqual("13".utf8) }
@@ -108,16 +126,24 @@ package enum HandshakeValidator {
     /// `body` applied to the value of the one field named `lowercasedName`; nil if there is none or more than one.
     private static func onlyValue<Result>(
         of lowercasedName: String,
-        _ fields: some HandshakeHeaderFields,
+        _ fields: FieldValues,
         _ body: (UnsafeRawBufferPointer) -> Result
     ) -> Result? {
-        guard fields.count(named: lowercasedName, limit: 2) == 1 else { return nil }
-        var result: Result?
-        fields.forEachValue(named: lowercasedName) { value in
-            result = body(value)
-            return false
+        var count = 0
+        fields(lowercasedName) { _ in
+            count += 1
+            return count < 2
         }
-        return result
+        guard count == 1 else { return nil }
+        // `body` runs inside `fields`'s own walk, once; it does not outlive this call.
+        return withoutActuallyEscaping(body) { body in
+            var result: Result?
+            fields(lowercasedName) { value in
+                result = body(value)
+                return false
+            }
+            return result
+        }
     }
 
     /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case (and the
@@ -130,14 +156,24 @@ package enum HandshakeValidator {
         Self.containsToken(token, in: lowercasedName, StringHeaderFields(headers))
     }
 
-    /// The same over fields read as bytes.
+    /// The same over fields read as bytes, inlined so that reading them is specialized in the caller.
+    @inlinable
     package static func containsToken(
         _ token: String,
         in lowercasedName: String,
         _ fields: some HandshakeHeaderFields
     ) -> Bool {
+        Self.containsToken(token, in: lowercasedName) { name, body in fields.forEachValue(named: name, body) }
+    }
+
+    /// The same over `fieldValues`.
+    package static func containsToken(
+        _ token: String,
+        in lowercasedName: String,
+        fieldValues fields: FieldValues
+    ) -> Bool {
         var found = false
-        fields.forEachValue(named: lowercasedName) { value in
+        fields(lowercasedName) { value in
             // Walk the list in place (no array of elements).
             var rest = value[...]
             while true {
