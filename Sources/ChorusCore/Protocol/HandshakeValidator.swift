@@ -78,19 +78,30 @@ package enum HandshakeValidator {
         guard containsToken("upgrade", in: "connection", fieldValues: fields) else {
             return .reject(status: 400, reason: "WebSocket upgrade requires Connection: Upgrade", extraHeaders: [])
         }
-        let isVersion13 = onlyValue(of: "sec-websocket-version", fields) { ASCII.trimmed($0[...]).elementsEqual("13".utf8) }
-        guard isVersion13 == true else {
+        // Each of the two must be sent once: the walks count the fields and read only the first.
+        var versions = 0
+        var isVersion13 = false
+        fields("sec-websocket-version") { value in
+            versions += 1
+            isVersion13 = ASCII.trimmed(value[...]).elementsEqual("13".utf8)
+            return versions < 2
+        }
+        guard versions == 1, isVersion13 else {
             return .reject(
                 status: 426,
                 reason: "WebSocket upgrade requires Sec-WebSocket-Version: 13",
                 extraHeaders: [HeaderField(name: "Sec-WebSocket-Version", value: "13")]
             )
         }
-        let accept = onlyValue(of: "sec-websocket-key", fields) { value -> AcceptValue? in
+        var keys = 0
+        var accept: AcceptValue?
+        fields("sec-websocket-key") { value in
+            keys += 1
             let key = UnsafeRawBufferPointer(rebasing: ASCII.trimmed(value[...]))
-            return isBase64Of16Bytes(key) ? acceptValue(forKey: key) : nil
+            accept = keys == 1 && isBase64Of16Bytes(key) ? acceptValue(forKey: key) : nil
+            return keys < 2
         }
-        guard let accept = accept ?? nil else {
+        guard keys == 1, let accept else {
             return .reject(
                 status: 400,
                 reason: "WebSocket upgrade requires one Sec-WebSocket-Key of 16 base64-encoded bytes",
@@ -122,29 +133,6 @@ package enum HandshakeValidator {
     }
 
     // MARK: - Header helpers
-
-    /// `body` applied to the value of the one field named `lowercasedName`; nil if there is none or more than one.
-    private static func onlyValue<Result>(
-        of lowercasedName: String,
-        _ fields: FieldValues,
-        _ body: (UnsafeRawBufferPointer) -> Result
-    ) -> Result? {
-        var count = 0
-        fields(lowercasedName) { _ in
-            count += 1
-            return count < 2
-        }
-        guard count == 1 else { return nil }
-        // `body` runs inside `fields`'s own walk, once; it does not outlive this call.
-        return withoutActuallyEscaping(body) { body in
-            var result: Result?
-            fields(lowercasedName) { value in
-                result = body(value)
-                return false
-            }
-            return result
-        }
-    }
 
     /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case (and the
     /// whitespace around each element). `token` and `lowercasedName` are lowercase ASCII.
