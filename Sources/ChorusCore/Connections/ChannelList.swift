@@ -1,8 +1,8 @@
-/// The channels a connection follows from its upgrade, without duplicates, in order: the first held inline
-/// (a `/ws/<channel>` upgrade names exactly one, and an array of one would be an allocation per connection), any
-/// more in an array.
+/// The channels a connection follows from its upgrade, without duplicates, in order: the first two held inline
+/// (most upgrades name one or two, and an array would be an allocation per connection), any more in an array.
 package struct ChannelList: Sequence, Equatable, Sendable, ExpressibleByArrayLiteral {
     private var first: ChannelName?
+    private var second: ChannelName?
     private var rest: [ChannelName] = []
 
     package init() {}
@@ -11,7 +11,7 @@ package struct ChannelList: Sequence, Equatable, Sendable, ExpressibleByArrayLit
         for element in elements { self.appendIfAbsent(element) }
     }
 
-    package var count: Int { self.first == nil ? 0 : 1 + self.rest.count }
+    package var count: Int { self.first == nil ? 0 : self.second == nil ? 1 : 2 + self.rest.count }
 
     package var isEmpty: Bool { self.first == nil }
 
@@ -21,7 +21,12 @@ package struct ChannelList: Sequence, Equatable, Sendable, ExpressibleByArrayLit
             self.first = channel
             return
         }
-        if first != channel && !self.rest.contains(channel) { self.rest.append(channel) }
+        guard first != channel else { return }
+        guard let second = self.second else {
+            self.second = channel
+            return
+        }
+        if second != channel && !self.rest.contains(channel) { self.rest.append(channel) }
     }
 
     package func makeIterator() -> Iterator {
@@ -30,15 +35,18 @@ package struct ChannelList: Sequence, Equatable, Sendable, ExpressibleByArrayLit
 
     package struct Iterator: IteratorProtocol {
         private let list: ChannelList
-        /// -1 for `first`, then indices into `rest`.
-        private var position = -1
+        /// 0 and 1 for the inline two, then 2 + an index into `rest`.
+        private var position = 0
 
         fileprivate init(list: ChannelList) { self.list = list }
 
         package mutating func next() -> ChannelName? {
             defer { self.position += 1 }
-            if self.position < 0 { return self.list.first }
-            return self.position < self.list.rest.count ? self.list.rest[self.position] : nil
+            switch self.position {
+            case 0: return self.list.first
+            case 1: return self.list.second
+            default: return self.position - 2 < self.list.rest.count ? self.list.rest[self.position - 2] : nil
+            }
         }
     }
 }
