@@ -5,7 +5,8 @@
 #
 #   scripts/check-benchmarks.sh            build + check; exit 0 when every count equals its threshold
 #                                          (exactly; the /metrics scrape, which reads /proc, within 4;
-#                                          the epoll gates, real sockets and threads, within 10)
+#                                          the epoll publish gates, real sockets and threads, within
+#                                          10; the epoll connection lifecycle exactly, at 0)
 #   scripts/check-benchmarks.sh --update   build + run + rewrite this toolchain's thresholds (then commit them,
 #                                          saying in the commit message why the counts changed)
 #
