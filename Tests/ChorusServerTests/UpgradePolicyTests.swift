@@ -56,7 +56,8 @@
                 return "accept \(endpoint) \(admission.secWebSocketAccept) \(admission.subprotocol ?? "-") "
                     + "\(admission.deflate.map { "\($0)" } ?? "-")"
             case .failure(let rejection):
-                return "reject \(rejection.status.code) \(rejection.reason) \(rejection.headers.map { "\($0.0)=\($0.1)" })"
+                return
+                    "reject \(rejection.status.code) \(rejection.reason) \(rejection.headers.map { "\($0.0)=\($0.1)" })"
             }
         }
 
@@ -100,7 +101,10 @@
             }
             // The table holds both kinds: a policy that refused (or accepted) everything would not pass.
             #expect(accepted == 10)
-            #expect(self.decide(policy, "GET", "/ws/news", Self.valid).bytes == "accept news s3pPLMBiTxaQ9kYGzzhZRbK+xOo= - -")
+            #expect(
+                self.decide(policy, "GET", "/ws/news", Self.valid).bytes
+                    == "accept news s3pPLMBiTxaQ9kYGzzhZRbK+xOo= - -"
+            )
         }
 
         @Test("an allowed origin is read from the whole head on both")
@@ -111,6 +115,83 @@
                 #expect(fromBytes == fromHead)
                 #expect(fromBytes.hasPrefix(origin == "https://example.com" ? "accept" : "reject 403"))
             }
+        }
+
+        @Test("random requests: the bytes and NIO's own decoder's head decide alike")
+        func randomRequests() throws {
+            let policy = self.policy()
+            var random = SplitMix64(seed: 0xC0FFEE)
+            let names = ["news", "a.b", "x:y-z_1", "way-too-long-for-inline", "bad!name", "", "%C3%BC"]
+            var decisions = Set<String>()
+            for _ in 0..<400 {
+                var fields = Self.valid.map { field -> (String, String) in
+                    // Names in any case, values with optional whitespace around them.
+                    let name = random.next() % 2 == 0 ? field.0.uppercased() : field.0.lowercased()
+                    let pad = ["", " ", "\t", "  "][Int(random.next() % 4)]
+                    return (name, pad + field.1 + pad)
+                }
+                fields.shuffle(using: &random)
+                switch random.next() % 8 {
+                case 0: fields.remove(at: Int(random.next() % UInt64(fields.count)))
+                case 1: fields.append(fields[Int(random.next() % UInt64(fields.count))])
+                case 2:
+                    fields.append(
+                        ("Sec-WebSocket-Protocol", ["chorus", "other", "chorus.token.t"][Int(random.next() % 3)])
+                    )
+                case 3: fields.append(("Sec-WebSocket-Extensions", "permessage-deflate"))
+                case 4: fields.append(("X-Extra", String(repeating: "v", count: Int(random.next() % 40))))
+                default: break
+                }
+                let channels = (0..<Int(random.next() % 4)).map { _ in names[Int(random.next() % UInt64(names.count))] }
+                let uri: String
+                switch random.next() % 3 {
+                case 0: uri = "/ws/" + (channels.first ?? "news")
+                case 1: uri = "/ws?" + channels.map { "channel=\($0)" }.joined(separator: "&")
+                default: uri = ["/echo", "/ws", "/metrics", "/ws/"][Int(random.next() % 4)]
+                }
+                let text = "GET \(uri) HTTP/1.1\r\n" + fields.map { "\($0.0):\($0.1)\r\n" }.joined() + "\r\n"
+                let buffer = ByteBuffer(string: text)
+                guard case .complete(let layout) = RequestHeadParser.parse(buffer) else {
+                    Issue.record("not parsed: \(text.debugDescription)")
+                    continue
+                }
+                let fromBytes = buffer.withUnsafeReadableBytes {
+                    self.summary(policy.evaluate(RequestHeadView(bytes: $0, layout: layout), peer: nil))
+                }
+                let fromDecoder = self.summary(policy.evaluate(try Self.decode(text), peer: nil))
+                #expect(fromBytes == fromDecoder, "\(text.debugDescription)")
+                decisions.insert(String(fromBytes.prefix(10)))
+            }
+            // The requests reach both kinds of decision and several refusals.
+            #expect(decisions.count >= 4, "\(decisions)")
+        }
+
+        /// The head NIO's own HTTP decoder reads from `text`.
+        private static func decode(_ text: String) throws -> HTTPRequestHead {
+            let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
+            defer { _ = try? channel.finish() }
+            try channel.writeInbound(ByteBuffer(string: text))
+            guard case .head(let head) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+                throw DecodeFailure()
+            }
+            return head
+        }
+
+        private struct DecodeFailure: Error {}
+    }
+
+    /// A seeded generator, so a failure can be replayed.
+    private struct SplitMix64: RandomNumberGenerator {
+        private var state: UInt64
+
+        init(seed: UInt64) { self.state = seed }
+
+        mutating func next() -> UInt64 {
+            self.state &+= 0x9E37_79B9_7F4A_7C15
+            var z = self.state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
         }
     }
 #endif

@@ -16,9 +16,9 @@ import NIOCore
 import NIOEmbedded
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 let benchmarks: @Sendable () -> Void = {
@@ -262,7 +262,13 @@ final class LifecycleFixture {
         }
         // Check the measured path once: afterwards a publish reaches the 100 residents only.
         try self.connectionLifecycle()
-        let delivered = self.hub.publish(ByteBuffer(string: "x"), opcode: .text, to: self.channel, source: .http, on: self.loop)
+        let delivered = self.hub.publish(
+            ByteBuffer(string: "x"),
+            opcode: .text,
+            to: self.channel,
+            source: .http,
+            on: self.loop
+        )
         self.loop.run()
         let count = try delivered.wait()
         precondition(count == 100, "the connection was not released")
@@ -274,7 +280,11 @@ final class LifecycleFixture {
     func connectionLifecycle() throws {
         let channel = EmbeddedChannel(loop: self.loop)
         channel.connect(to: Fixtures.peer, promise: nil)
-        let handler = WebSocketConnectionHandler(hub: self.hub, shard: self.hub.shard(on: self.loop), channels: [self.channel])
+        let handler = WebSocketConnectionHandler(
+            hub: self.hub,
+            shard: self.hub.shard(on: self.loop),
+            channels: [self.channel]
+        )
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.writeInbound(self.closeFrame)
         let echo = try channel.readOutbound(as: ByteBuffer.self)

@@ -33,7 +33,9 @@ enum SHA1 {
                 state.compress(UnsafeRawBufferPointer(rebasing: tail[offset..<(offset + 64)]))
             }
         }
-        var digest = (state.h0.bigEndian, state.h1.bigEndian, state.h2.bigEndian, state.h3.bigEndian, state.h4.bigEndian)
+        var digest = (
+            state.h0.bigEndian, state.h1.bigEndian, state.h2.bigEndian, state.h3.bigEndian, state.h4.bigEndian
+        )
         return try withUnsafeBytes(of: &digest) { try body($0) }
     }
 
