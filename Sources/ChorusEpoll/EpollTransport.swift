@@ -266,21 +266,27 @@
             case .incomplete, .unsupported:
                 self.handOff(fd: fd, buffer: self.copyOfScratch())
             case .complete(let layout):
-                self.upgradeResponse.clear()
-                // The head is read where it lies; the copy of the buffer only shares its storage.
-                let scratch = self.scratch
-                let admission = scratch.withUnsafeReadableBytes { bytes -> EpollAdmission? in
-                    let head = RequestHeadView(bytes: bytes, layout: layout)
-                    guard HandshakeValidator.containsToken("websocket", in: "upgrade", head) else { return nil }
-                    return self.frontDoor.admit(head, fd: fd, response: &self.upgradeResponse)
-                }
-                guard let admission else {
+                guard let admission = self.admit(fd: fd, layout: layout) else {
                     self.handOff(fd: fd, buffer: self.copyOfScratch())
                     return
                 }
                 self.handshakes[fd] = nil
                 self.scratch.moveReaderIndex(forwardBy: layout.length)
                 self.upgrade(fd: fd, admission: admission, leftover: &self.scratch)
+            }
+        }
+
+        /// Asks the front door about the complete head in the scratch buffer, read where it lies. A head without
+        /// `Upgrade: websocket` goes to the HTTP side without asking (the front door checks the rest).
+        private func admit(fd: Int32, layout: RequestHeadLayout) -> EpollAdmission? {
+            self.upgradeResponse.clear()
+            // A copy that shares the scratch's storage, gone when this returns: the upgrade then writes to the
+            // scratch without copying it.
+            let scratch = self.scratch
+            return scratch.withUnsafeReadableBytes { bytes in
+                let head = RequestHeadView(bytes: bytes, layout: layout)
+                guard HandshakeValidator.containsToken("websocket", in: "upgrade", head) else { return nil }
+                return self.frontDoor.admit(head, fd: fd, response: &self.upgradeResponse)
             }
         }
 

@@ -68,7 +68,7 @@ package struct UpgradePolicy: Sendable {
         now: Date = Date()
     ) -> Result<Admission, HTTPRejection> {
         let target = request.withTarget { UpgradeTarget($0, echoPath: self.configuration.echoPath) }
-        guard target != .none else {
+        guard target != .other else {
             return .failure(HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest))
         }
         guard self.state.isAccepting else {
@@ -98,7 +98,7 @@ package struct UpgradePolicy: Sendable {
         switch target {
         case .echo:
             endpoint = .echo
-        case .subscriber, .none:
+        case .subscriber, .other:
             switch request.withTarget({ Self.channels(fromTarget: $0) }) {
             case .success(let channels): endpoint = .subscriber(channels: channels)
             case .failure(let error): return .failure(error)
@@ -197,29 +197,9 @@ package struct UpgradePolicy: Sendable {
         return DeflateNegotiation.negotiate(offers)
     }
 
-    /// The endpoint a WebSocket URI names (the echo path, or `/ws` with its channels). Throws for a path that is
-    /// no WebSocket endpoint and for invalid channel names.
-    package func endpoint(for uri: String) throws(HTTPRejection) -> Endpoint {
-        var uri = uri
-        switch uri.withUTF8({ UpgradeTarget(UnsafeRawBufferPointer($0), echoPath: self.configuration.echoPath) }) {
-        case .echo:
-            return .echo
-        case .subscriber:
-            return .subscriber(channels: try Self.channels(from: uri))
-        case .none:
-            throw HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest)
-        }
-    }
-
-    /// The channels a `/ws` URI names: the path segment after `/ws/` and every `channel=` query value,
-    /// without duplicates, in order.
-    package static func channels(from uri: String) throws(HTTPRejection) -> ChannelList {
-        var uri = uri
-        return try uri.withUTF8 { Self.channels(fromTarget: UnsafeRawBufferPointer($0)) }.get()
-    }
-
-    /// The same over a request target's bytes, walked in place: a channel name of up to 15 bytes costs no
-    /// allocation.
+    /// The channels a `/ws` request target names: the path segment after `/ws/` and every `channel=` query
+    /// value, without duplicates, in order. Walks the target's bytes in place: a channel name of up to 15 bytes
+    /// costs no allocation.
     package static func channels(fromTarget target: UnsafeRawBufferPointer) -> Result<ChannelList, HTTPRejection> {
         let mark = target.firstIndex(of: UInt8(ascii: "?"))
         let path = target[..<(mark ?? target.endIndex)]
@@ -261,7 +241,8 @@ package struct UpgradePolicy: Sendable {
 private enum UpgradeTarget {
     case subscriber
     case echo
-    case none
+    /// No WebSocket endpoint (404).
+    case other
 
     init(_ target: UnsafeRawBufferPointer, echoPath: String?) {
         let path = target[..<(target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)]
@@ -270,7 +251,7 @@ private enum UpgradeTarget {
         } else if path.elementsEqual("/ws".utf8) || path.starts(with: "/ws/".utf8) {
             self = .subscriber
         } else {
-            self = .none
+            self = .other
         }
     }
 }
