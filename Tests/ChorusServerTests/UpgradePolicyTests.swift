@@ -180,7 +180,8 @@
         private struct DecodeFailure: Error {}
     }
 
-    /// A seeded generator, so a failure can be replayed.
+    /// A seeded generator, so a failure can be replayed: SplitMix64, as ChorusCoreTests has it (test targets
+    /// cannot share code, and this one is too small for a support target of its own).
     private struct SplitMix64: RandomNumberGenerator {
         private var state: UInt64
 
