@@ -70,9 +70,10 @@ enum RequestHeadParser {
         return (line[..<colon], ASCII.trimmed(line[(colon + 1)...]))
     }
 
-    /// The header names an upgrade request carries and the upgrade reads, as literals: a literal `String` needs
-    /// no allocation, where one decoded from the bytes does past 15 bytes (`Sec-WebSocket-Key`,
-    /// `Sec-WebSocket-Version` and `Sec-WebSocket-Extensions` would cost one each, per connection). Names
+    /// The header names an upgrade request carries, as literals, for `RequestHeadView.makeHTTPRequestHead()` (the
+    /// whole head, built when tokens, origins, per-address limits or offers need it — then for every
+    /// connection): a literal `String` needs no allocation, where one decoded from the bytes does past 15 bytes
+    /// (`Sec-WebSocket-Key`, `Sec-WebSocket-Version` and `Sec-WebSocket-Extensions` would cost one each). Names
     /// are case-insensitive (RFC 9110 5.1) and every reader of the head compares them so.
     static let knownNames: [String] = [
         "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",

@@ -17,17 +17,6 @@ extension HandshakeHeaderFields {
         }
         return found
     }
-
-    /// How many fields are named `lowercasedName`, counting no further than `limit`.
-    @inlinable
-    package func count(named lowercasedName: String, limit: Int) -> Int {
-        var count = 0
-        self.forEachValue(named: lowercasedName) { _ in
-            count += 1
-            return count < limit
-        }
-        return count
-    }
 }
 
 /// Header fields held as `String` pairs (NIOHTTP1's `HTTPHeaders`, or an array in tests), read as bytes.

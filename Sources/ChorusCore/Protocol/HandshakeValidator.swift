@@ -134,17 +134,9 @@ package enum HandshakeValidator {
 
     // MARK: - Header helpers
 
-    /// Whether any header named `name` lists `token` in its comma-separated value, ignoring ASCII case (and the
-    /// whitespace around each element). `token` and `lowercasedName` are lowercase ASCII.
-    package static func containsToken(
-        _ token: String,
-        in lowercasedName: String,
-        _ headers: some Collection<(name: String, value: String)>
-    ) -> Bool {
-        Self.containsToken(token, in: lowercasedName, StringHeaderFields(headers))
-    }
-
-    /// The same over fields read as bytes, inlined so that reading them is specialized in the caller.
+    /// Whether any field named `lowercasedName` lists `token` in its comma-separated value, ignoring ASCII case
+    /// (and the whitespace around each element). `token` and `lowercasedName` are lowercase ASCII. Inlined, so
+    /// that reading `fields` is specialized in the caller.
     @inlinable
     package static func containsToken(
         _ token: String,

@@ -25,20 +25,25 @@ package enum Route: Equatable, Sendable {
 
     /// The route for `uri`; `echoPath` is the configured echo endpoint's path (nil: no echo endpoint).
     package init(uri: String, echoPath: String? = nil) {
-        let path = Self.split(uri).path
-        if let echoPath, path == echoPath {
+        // The WebSocket paths are decided where the upgrade policy decides them.
+        var target = uri
+        switch target.withUTF8({ UpgradeTarget(UnsafeRawBufferPointer($0), echoPath: echoPath) }) {
+        case .echo:
             self = .echo
             return
+        case .subscriber:
+            self = .webSocket
+            return
+        case .other:
+            break
         }
+        let path = Self.split(uri).path
         switch path {
         case "/healthz": self = .health
         case "/readyz": self = .readiness
         case "/metrics": self = .metrics
-        case "/ws": self = .webSocket
         default:
-            if path.hasPrefix("/ws/") {
-                self = .webSocket
-            } else if path.hasPrefix("/publish/") {
+            if path.hasPrefix("/publish/") {
                 self = .publish(channel: path.dropFirst("/publish/".count))
             } else {
                 self = .notFound

@@ -236,22 +236,3 @@ package struct UpgradePolicy: Sendable {
         }
     }
 }
-
-/// Which WebSocket endpoint a request target's path names (the echo path first, as `Route` decides).
-private enum UpgradeTarget {
-    case subscriber
-    case echo
-    /// No WebSocket endpoint (404).
-    case other
-
-    init(_ target: UnsafeRawBufferPointer, echoPath: String?) {
-        let path = target[..<(target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)]
-        if let echoPath, path.elementsEqual(echoPath.utf8) {
-            self = .echo
-        } else if path.elementsEqual("/ws".utf8) || path.starts(with: "/ws/".utf8) {
-            self = .subscriber
-        } else {
-            self = .other
-        }
-    }
-}
