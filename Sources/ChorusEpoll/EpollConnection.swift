@@ -21,6 +21,8 @@
         var closeWhenFlushed = false
         var closeReason: CloseReason?
         var machine = WebSocketConnectionStateMachine()
+        /// Pongs corked for this connection in the current turn (`EpollTransport.maxCorkedPongs`); in padding.
+        var corkedPongs: UInt8 = 0
         /// Bytes in `pending`.
         var pendingBytes: UInt32 = 0
         /// The last of this connection's frames corked this turn (`CorkedWrites`, index + 1), 0 for none. Sits in

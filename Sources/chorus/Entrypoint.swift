@@ -46,6 +46,10 @@ struct Chorus: AsyncParsableCommand {
         help: "Publishes an event loop may have waiting; more get HTTP 503 (default: 10000; env CHORUS_MAX_QUEUED_PUBLISHES)."
     )
     var maxQueuedPublishes: String?
+    @Option(
+        help: "Pings and pongs a connection may send per second; one more closes it with 1008, 0 = no limit (default: 100; env CHORUS_MAX_CONTROL_FRAMES_PER_SECOND)."
+    )
+    var maxControlFramesPerSecond: String?
     @Option(help: "Slow consumers: disconnect (close 1008) or drop messages (default: disconnect; env CHORUS_SLOW_CONSUMER).")
     var slowConsumer: String?
     @Flag(inversion: .prefixedNo, help: "Let clients publish with {\"publish\":…} (default: off; env CHORUS_CLIENT_PUBLISH).")
@@ -145,6 +149,7 @@ struct Chorus: AsyncParsableCommand {
                 ("max-connections", self.maxConnections), ("max-message-bytes", self.maxMessageBytes),
                 ("max-subscriptions", self.maxSubscriptions), ("max-pending-bytes", self.maxPendingBytes),
                 ("max-queued-publishes", self.maxQueuedPublishes),
+                ("max-control-frames-per-second", self.maxControlFramesPerSecond),
                 ("slow-consumer", self.slowConsumer), ("client-publish", self.clientPublish.map { String($0) }),
                 ("ping-interval", self.pingInterval),
                 ("handshake-timeout", self.handshakeTimeout), ("drain-timeout", self.drainTimeout),

@@ -10,6 +10,11 @@ package enum CloseReason: Int, CaseIterable, Sendable {
     case shutdown
     case error
     case tokenExpired
+    /// Closed with 1008 for breaking a rule of the server (a malformed control message, a subscription or publish
+    /// outside its permissions or limits), not of the WebSocket protocol.
+    case policyViolation
+    /// Closed with 1008 for sending more control frames (pings, pongs) per second than allowed.
+    case controlFrameFlood
 
     /// The label used in logs and metrics.
     package var label: String {
@@ -24,6 +29,8 @@ package enum CloseReason: Int, CaseIterable, Sendable {
         case .shutdown: "shutdown"
         case .error: "error"
         case .tokenExpired: "token_expired"
+        case .policyViolation: "policy_violation"
+        case .controlFrameFlood: "control_frame_flood"
         }
     }
 

@@ -24,8 +24,13 @@ package struct ConnectionBlock {
     package var deflateWindowBits: UInt8 = 0
     /// Messages delivered to this connection.
     package var deliveredMessages: UInt64 = 0
-    /// Messages skipped for this connection because it was not writable (`drop` policy).
-    package var droppedMessages: UInt64 = 0
+    /// Messages skipped for this connection because it was not writable (`drop` policy). 32 bits (wrapping), so
+    /// the control-frame counters below fit in the block's 80 bytes.
+    package var droppedMessages: UInt32 = 0
+    /// Control frames (pings and pongs) the peer sent in the uptime second `controlFrameSecond` (its low 16 bits):
+    /// the rate limit's window, kept in the block so that counting needs no table and no timer.
+    package var controlFrames: UInt16 = 0
+    package var controlFrameSecond: UInt16 = 0
 
     package init(generation: UInt32) {
         self.generation = generation

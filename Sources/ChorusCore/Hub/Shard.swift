@@ -428,6 +428,63 @@ public final class Shard {
         return Frame(opcode: plain.opcode, compressedPayload: payload, allocator: self.allocator)
     }
 
+    // MARK: Control frames from the peer
+
+    /// Decides the answer to a peer's ping, counting it against `maxControlFramesPerSecond`.
+    ///
+    /// RFC 6455 §5.5.3 lets an endpoint answer only the most recent ping, so a peer never has more than one pong
+    /// of ours waiting: while one is unwritten (`pongWaiting`), a newer one takes its place. A connection past its
+    /// pending-bytes limit gets the slow-consumer policy, as for a delivery (`drop`: the pong still replaces a
+    /// waiting one, so it holds at most one); past the rate limit the connection is closed with 1008. Either
+    /// close is counted.
+    package func pingReceived(_ id: ConnectionID, pongWaiting: Bool, now: NIODeadline = .now()) -> PongAction {
+        self.eventLoop.preconditionInEventLoop()
+        guard self.slab.isValid(id), !self.slab[index: id.index].isClosing else { return .none }
+        guard self.countControlFrame(id, now: now) else { return .none }
+        if self.slab[index: id.index].isWritable || self.settings.slowConsumerPolicy == .drop {
+            guard pongWaiting else { return .write }
+            self.statistics.pongsReplaced += 1
+            return .replaceWaiting
+        }
+        self.slab[index: id.index].isClosing = true
+        self.statistics.slowConsumerDisconnects += 1
+        let sink = self.sharedSink ?? self.slab[index: id.index].sink!
+        sink.close(slot: id.index, code: .policyViolation, reason: "slow consumer", because: .slowConsumer)
+        return .none
+    }
+
+    /// Counts a peer's pong against `maxControlFramesPerSecond` (it may close the connection, counted).
+    package func pongReceived(_ id: ConnectionID, now: NIODeadline = .now()) {
+        self.eventLoop.preconditionInEventLoop()
+        guard self.slab.isValid(id), !self.slab[index: id.index].isClosing else { return }
+        _ = self.countControlFrame(id, now: now)
+    }
+
+    /// Counts one control frame in the block's one-second window; false (after starting a 1008 close) when it is
+    /// one too many.
+    private func countControlFrame(_ id: ConnectionID, now: NIODeadline) -> Bool {
+        let limit = self.settings.maxControlFramesPerSecond
+        guard limit > 0 else { return true }
+        let second = UInt16(truncatingIfNeeded: now.uptimeNanoseconds / 1_000_000_000)
+        if self.slab[index: id.index].controlFrameSecond != second {
+            self.slab[index: id.index].controlFrameSecond = second
+            self.slab[index: id.index].controlFrames = 0
+        }
+        if Int(self.slab[index: id.index].controlFrames) < limit {
+            self.slab[index: id.index].controlFrames += 1
+            return true
+        }
+        self.slab[index: id.index].isClosing = true
+        let sink = self.sharedSink ?? self.slab[index: id.index].sink!
+        sink.close(
+            slot: id.index,
+            code: .policyViolation,
+            reason: "too many control frames",
+            because: .controlFrameFlood
+        )
+        return false
+    }
+
     // MARK: Liveness and shutdown
 
     /// Advances the liveness clock: pings every open connection with one shared frame and closes those that

@@ -8,6 +8,9 @@ public struct ShardSettings: Sendable {
     package var maxSubscriptions: Int = 64
     /// Whether clients may publish with `{"publish": …}`.
     package var clientPublish: Bool = false
+    /// Control frames (pings and pongs) a connection may send per second; one more closes it with 1008. 0: no
+    /// limit.
+    package var maxControlFramesPerSecond: Int = 100
     /// What to do with a subscriber that is not writable.
     package var slowConsumerPolicy: SlowConsumerPolicy = .disconnect
     /// How long a closing connection waits for the peer's close frame before the socket is closed.

@@ -8,6 +8,9 @@ package struct ShardStatistics: Sendable {
     package var slowConsumerDrops = 0
     /// Subscribers closed because they were not writable (`disconnect` policy).
     package var slowConsumerDisconnects = 0
+    /// Pongs that replaced an unwritten pong of the same connection (RFC 6455 §5.5.3: only the most recent
+    /// ping needs an answer), so a peer that pings and does not read holds one pong, not one per ping.
+    package var pongsReplaced = 0
     /// Messages compressed for permessage-deflate (at most one per message and window size, whichever shard
     /// made it), and the payload bytes that went in and came out.
     package var compressedFrames = 0
@@ -32,6 +35,7 @@ package struct ShardStatistics: Sendable {
         self.slowConsumerDrops += other.slowConsumerDrops
         self.slowConsumerDisconnects += other.slowConsumerDisconnects
         self.connectionsAccepted += other.connectionsAccepted
+        self.pongsReplaced += other.pongsReplaced
         self.compressedFrames += other.compressedFrames
         self.compressionInputBytes += other.compressionInputBytes
         self.compressionOutputBytes += other.compressionOutputBytes

@@ -22,7 +22,7 @@ package enum SubscriberCommands {
         do {
             command = try ControlMessage.parse(message)
         } catch {
-            return CloseRequest(code: .policyViolation, reason: error.reason, cause: .protocolError)
+            return CloseRequest(code: .policyViolation, reason: error.reason, cause: .policyViolation)
         }
         switch command {
         case .subscribe(let channel):
@@ -30,27 +30,27 @@ package enum SubscriberCommands {
                 return CloseRequest(
                     code: .policyViolation,
                     reason: "not allowed to subscribe to this channel",
-                    cause: .protocolError
+                    cause: .policyViolation
                 )
             }
             switch shard.subscribe(id, to: channel) {
             case .subscribed, .alreadySubscribed, .staleHandle:
                 return nil
             case .limitReached:
-                return CloseRequest(code: .policyViolation, reason: "too many subscriptions", cause: .protocolError)
+                return CloseRequest(code: .policyViolation, reason: "too many subscriptions", cause: .policyViolation)
             }
         case .unsubscribe(let channel):
             shard.unsubscribe(id, from: channel)
             return nil
         case .publish(let channel, let data):
             guard shard.settings.clientPublish else {
-                return CloseRequest(code: .policyViolation, reason: "client publish is disabled", cause: .protocolError)
+                return CloseRequest(code: .policyViolation, reason: "client publish is disabled", cause: .policyViolation)
             }
             if let grant, !grant.mayPublish(to: channel) {
                 return CloseRequest(
                     code: .policyViolation,
                     reason: "not allowed to publish to this channel",
-                    cause: .protocolError
+                    cause: .policyViolation
                 )
             }
             // The count is for HTTP publishers; a client's publish needs no answer. In cluster mode it goes

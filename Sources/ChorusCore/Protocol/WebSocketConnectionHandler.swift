@@ -33,6 +33,10 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     private var machine = WebSocketConnectionStateMachine()
     private var closeReason: CloseReason?
     private var closeTimer: Scheduled<Void>?
+    /// A pong is written but NIO has not reported it sent (RFC 6455 §5.5.3: later pings replace its successor).
+    private var pongInFlight = false
+    /// The answer to the latest ping that came while a pong was unwritten.
+    private var waitingPong: ByteBuffer?
     private let onClose: (@Sendable () -> Void)?
 
     /// - Parameters:
@@ -159,12 +163,16 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             }
         case .ping(let payload):
             guard self.machine.isOpen else { return }
-            context.writeAndFlush(
-                Self.wrapOutboundOut(FrameEncoder.pong(payload: payload, allocator: context.channel.allocator)),
-                promise: nil
-            )
+            switch self.shard.pingReceived(id, pongWaiting: self.pongInFlight) {
+            case .write:
+                self.writePong(FrameEncoder.pong(payload: payload, allocator: context.channel.allocator), context)
+            case .replaceWaiting:
+                self.waitingPong = FrameEncoder.pong(payload: payload, allocator: context.channel.allocator)
+            case .none:
+                break
+            }
         case .pong:
-            break
+            self.shard.pongReceived(id)
         case .close(let code, _):
             switch self.machine.peerClosed() {
             case .echoThenCloseSocket:
@@ -194,6 +202,20 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         }
     }
 
+    /// Writes a pong and remembers that it is unwritten until NIO reports it written; a ping answered meanwhile
+    /// leaves its pong in `waitingPong` (replacing any earlier one), written next.
+    private func writePong(_ pong: ByteBuffer, _ context: ChannelHandlerContext) {
+        self.pongInFlight = true
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            self.pongInFlight = false
+            guard let next = self.waitingPong, self.machine.isOpen, let context = self.context else { return }
+            self.waitingPong = nil
+            self.writePong(next, context)
+        }
+        context.writeAndFlush(Self.wrapOutboundOut(pong), promise: written)
+    }
+
     private func handleControlMessage(_ message: ByteBuffer, id: ConnectionID) {
         if let close = SubscriberCommands.apply(message, id: id, shard: self.shard, hub: self.hub, grant: self.grant) {
             self.close(code: close.code, reason: close.reason, because: close.cause)
@@ -221,6 +243,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         self.machine.socketClosed()
         self.closeTimer?.cancel()
         self.closeTimer = nil
+        self.waitingPong = nil
         guard let id = self.id else { return }
         self.id = nil
         self.decoder.releaseBuffers(to: self.shard.pool)

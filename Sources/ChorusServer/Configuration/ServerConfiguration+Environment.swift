@@ -11,6 +11,7 @@ extension ServerConfiguration {
         ("CHORUS_MAX_CONNECTIONS", "max-connections"), ("CHORUS_MAX_MESSAGE_BYTES", "max-message-bytes"),
         ("CHORUS_MAX_SUBSCRIPTIONS", "max-subscriptions"), ("CHORUS_MAX_PENDING_BYTES", "max-pending-bytes"),
         ("CHORUS_MAX_QUEUED_PUBLISHES", "max-queued-publishes"),
+        ("CHORUS_MAX_CONTROL_FRAMES_PER_SECOND", "max-control-frames-per-second"),
         ("CHORUS_SLOW_CONSUMER", "slow-consumer"), ("CHORUS_CLIENT_PUBLISH", "client-publish"),
         ("CHORUS_API_KEY", "api-key"), ("CHORUS_PING_INTERVAL", "ping-interval"),
         ("CHORUS_HANDSHAKE_TIMEOUT", "handshake-timeout"), ("CHORUS_DRAIN_TIMEOUT", "drain-timeout"),
@@ -84,6 +85,7 @@ extension ServerConfiguration {
         case "max-subscriptions": self.maxSubscriptions = try Self.integer(text)
         case "max-pending-bytes": self.maxPendingBytes = try Self.integer(text)
         case "max-queued-publishes": self.maxQueuedPublishes = try Self.integer(text)
+        case "max-control-frames-per-second": self.maxControlFramesPerSecond = try Self.integer(text)
         case "slow-consumer":
             guard let policy = SlowConsumerPolicy(rawValue: text) else {
                 throw ConfigurationError("expected disconnect or drop, got '\(text)'")

@@ -45,6 +45,8 @@ public struct ServerConfiguration: Sendable {
     /// Publishes one event loop may have waiting to be fanned out; a publish past it is refused with 503 (HTTP) or
     /// dropped and counted (client and cluster publishes), never queued without bound.
     package var maxQueuedPublishes = 10_000
+    /// Control frames (pings, pongs) one connection may send per second; one more closes it with 1008. 0: no limit.
+    package var maxControlFramesPerSecond = 100
     /// What happens to a slow consumer: close it (1008) or drop its messages.
     package var slowConsumer: SlowConsumerPolicy = .disconnect
     /// Whether clients may publish with `{"publish": …}`.
@@ -105,6 +107,7 @@ public struct ServerConfiguration: Sendable {
         settings.maxQueuedPublishes = self.maxQueuedPublishes
         settings.clientPublish = self.clientPublish
         settings.slowConsumerPolicy = self.slowConsumer
+        settings.maxControlFramesPerSecond = self.maxControlFramesPerSecond
         settings.closeTimeout = self.closeTimeout
         settings.compressionMinBytes = self.compressionMinBytes
         return settings
@@ -131,6 +134,9 @@ public struct ServerConfiguration: Sendable {
         try positive(self.maxSubscriptions, "max-subscriptions")
         try positive(self.maxPendingBytes, "max-pending-bytes")
         try positive(self.maxQueuedPublishes, "max-queued-publishes")
+        guard self.maxControlFramesPerSecond >= 0, self.maxControlFramesPerSecond <= Int(UInt16.max) else {
+            throw ConfigurationError("max-control-frames-per-second must be 0 (no limit) to 65535")
+        }
         guard self.compressionMinBytes >= 0 else { throw ConfigurationError("compression-min-bytes must not be negative") }
         guard self.readBufferBytes >= 64 else { throw ConfigurationError("read-buffer-bytes must be at least 64") }
         for (value, name) in [

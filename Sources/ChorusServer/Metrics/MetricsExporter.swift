@@ -78,6 +78,7 @@ public final class MetricsExporter: Sendable {
         m.deliveredBytes.set(total: statistics.deliveredBytes)
         m.slowConsumerDrops.set(total: statistics.slowConsumerDrops)
         m.slowConsumerDisconnects.set(total: statistics.slowConsumerDisconnects)
+        m.pongsReplaced.set(total: statistics.pongsReplaced)
         m.outboundPendingBytes.set(Int64(total.pendingOutboundBytes))
         if let bus = self.hub.clusterBus as? RedisClusterBus { m.cluster.update(from: bus.snapshot) }
         m.compression.update(from: statistics, hub: hubCounters)
