@@ -392,6 +392,11 @@ else:
     if jobs["chorus"].get("metrics_path", "/metrics") != "/metrics": err("prometheus.yml: metrics_path must be /metrics")
 env_c = compose["services"]["chorus"].get("environment", {})
 if env_c.get("CHORUS_HOST") != "0.0.0.0": err("compose: chorus needs CHORUS_HOST=0.0.0.0")
+# The port is published on every interface: a default publish key would be a key anyone can guess.
+for svc_name, s in compose["services"].items():
+    key = str(s.get("environment", {}).get("CHORUS_API_KEY", "${CHORUS_API_KEY:?}"))
+    if not key.startswith("${CHORUS_API_KEY:?"):
+        err(f"compose: {svc_name} must require CHORUS_API_KEY (${{CHORUS_API_KEY:?...}}), not default it")
 provider = load("deploy/grafana/provisioning/dashboards/chorus.yml")["providers"][0]["options"]["path"]
 if not any(t.startswith(provider.rstrip("/") + "/") and src.endswith("chorus.json")
            for (s, t), src in mounts.items() if s == "grafana"):

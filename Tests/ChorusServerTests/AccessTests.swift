@@ -260,6 +260,44 @@ struct AccessTests {
         }
     }
 
+    @Test("without an API key, a trusted proxy's requests publish only when X-Forwarded-For names a loopback client")
+    func publishThroughTrustedProxy() async throws {
+        let configuration = TestServer.configuration { $0.trustedProxies = [IPNetwork("127.0.0.1")!] }
+        try await TestServer.with(configuration) { server in
+            let client = try await TestWebSocket.connect(port: server.port, path: "/ws/proxied")
+            let cases: [(forwardedFor: String?, status: Int)] = [
+                ("203.0.113.9", 403),  // a client on the internet, through nginx on this host
+                ("127.0.0.1, 203.0.113.9", 403),  // a forged first hop does not help
+                (nil, 403),  // a proxy that does not say who it forwards for
+                ("127.0.0.1", 200),  // a local client through the proxy
+            ]
+            for (forwardedFor, status) in cases {
+                let response = try await httpRequest(
+                    port: server.port,
+                    "POST",
+                    "/publish/proxied",
+                    headers: ["Content-Type: text/plain"] + (forwardedFor.map { ["X-Forwarded-For: \($0)"] } ?? []),
+                    body: Array("from \(forwardedFor ?? "nobody")".utf8)
+                )
+                #expect(response.status == status, "X-Forwarded-For: \(forwardedFor ?? "none")")
+                if status == 403 { #expect(response.body.contains("loopback only")) }
+            }
+            #expect(try await client.nextMessage().text == "from 127.0.0.1")
+            await client.close()
+        }
+        // Without a trusted proxy the header is ignored: the loopback peer publishes, whatever it claims.
+        try await TestServer.with { server in
+            let response = try await httpRequest(
+                port: server.port,
+                "POST",
+                "/publish/direct",
+                headers: ["X-Forwarded-For: 203.0.113.9"],
+                body: Array("hi".utf8)
+            )
+            #expect(response.status == 200)
+        }
+    }
+
     @Test("several API keys publish (rotation); a wrong one is refused")
     func apiKeyRotation() async throws {
         try await TestServer.with(TestServer.configuration { $0.apiKeys = ["old-key", "new-key"] }) { server in

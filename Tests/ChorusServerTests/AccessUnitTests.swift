@@ -196,6 +196,37 @@ struct AccessUnitTests {
         #expect(ClientAddress.resolve(peer: address, headers: headers, trustedProxies: [])?.description == "10.0.0.1")
     }
 
+    @Test("loopback addresses: 127.0.0.0/8, its IPv4-mapped form and ::1, nothing else")
+    func loopback() {
+        for text in ["127.0.0.1", "127.255.3.4", "::ffff:127.0.0.1", "::1"] {
+            #expect(IPAddress(text)?.isLoopback == true, "\(text)")
+        }
+        for text in ["128.0.0.1", "10.0.0.1", "::2", "::", "::ffff:10.127.0.1", "2001:db8::1"] {
+            #expect(IPAddress(text)?.isLoopback == false, "\(text)")
+        }
+    }
+
+    @Test("chorus token: exp is a whole second, never before now + ttl; a ttl that is not positive is refused")
+    func tokenSigner() async throws {
+        #expect(throws: ConfigurationError.self) { try TokenSigner.lifetime("0") }
+        #expect(throws: ConfigurationError.self) { try TokenSigner.lifetime("0ms") }
+        #expect(try TokenSigner.lifetime("500ms") == .milliseconds(500))
+        let now = Date(timeIntervalSince1970: 1_800_000_000.25)
+        let token = try await TokenSigner.hs256(
+            secret: String(repeating: "s", count: 32),
+            subject: "user-1",
+            channels: ["news"],
+            lifetime: .milliseconds(1500),
+            now: now
+        )
+        // The payload's exp as written: an integer, 1,800,000,001.75 rounded up.
+        var payload = String(token.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+")
+            .replacingOccurrences(of: "_", with: "/")
+        while payload.count % 4 != 0 { payload += "=" }
+        let json = String(decoding: try #require(Data(base64Encoded: payload)), as: UTF8.self)
+        #expect(json.contains(#""exp":1800000002"#) && !json.contains("1800000002."), "\(json)")
+    }
+
     @Test("allowed origins: exact origins, hosts and *.example.com")
     func origins() throws {
         let policy = OriginPolicy(

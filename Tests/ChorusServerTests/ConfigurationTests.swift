@@ -16,6 +16,7 @@ struct ConfigurationTests {
         #expect(!configuration.clientPublish && configuration.apiKeys.isEmpty)
         #expect(configuration.pingInterval == .seconds(30) && configuration.handshakeTimeout == .seconds(10))
         #expect(configuration.readBufferBytes == 256 && configuration.echoPath == nil)
+        #expect(configuration.maxControlFramesPerSecond == 100)
         #if os(Linux)
             #expect(configuration.transport == .epoll)
         #else
@@ -38,7 +39,7 @@ struct ConfigurationTests {
             "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
             "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
             "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024", "CHORUS_TRANSPORT": "nio",
-            "CHORUS_MAX_QUEUED_PUBLISHES": "77",
+            "CHORUS_MAX_QUEUED_PUBLISHES": "77", "CHORUS_MAX_CONTROL_FRAMES_PER_SECOND": "7",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -48,6 +49,7 @@ struct ConfigurationTests {
         #expect(fromEnvironment.maxConnections == 10 && fromEnvironment.maxMessageBytes == 2048)
         #expect(fromEnvironment.maxSubscriptions == 5 && fromEnvironment.maxPendingBytes == 4096)
         #expect(fromEnvironment.maxQueuedPublishes == 77 && fromEnvironment.shardSettings.maxQueuedPublishes == 77)
+        #expect(fromEnvironment.shardSettings.maxControlFramesPerSecond == 7)
         #expect(fromEnvironment.slowConsumer == .drop && fromEnvironment.clientPublish)
         #expect(fromEnvironment.apiKeys == ["k"] && fromEnvironment.pingInterval == .milliseconds(1500))
         #expect(fromEnvironment.handshakeTimeout == .seconds(2) && fromEnvironment.drainTimeout == .seconds(60))

@@ -15,6 +15,11 @@ package struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// True for IPv4 (and IPv4-mapped IPv6) addresses.
     package var isIPv4: Bool { self.high == 0 && self.low >> 32 == 0xFFFF }
 
+    /// 127.0.0.0/8 (also IPv4-mapped) or ::1.
+    package var isLoopback: Bool {
+        (self.isIPv4 && (self.low >> 24) & 0xFF == 127) || (self.high == 0 && self.low == 1)
+    }
+
     /// Parses dotted IPv4 (`192.0.2.1`) or IPv6 text (`2001:db8::1`, `::ffff:192.0.2.1`); a zone (`%eth0`) is
     /// ignored. nil for anything else.
     package init?(_ text: some StringProtocol) {

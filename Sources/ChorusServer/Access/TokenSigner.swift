@@ -11,6 +11,7 @@ import NIOCore
 /// tokens with any JWT library; the claims are in `TokenClaims`.
 package enum TokenSigner {
     /// A token for `subject`, valid for `lifetime` from `now`, allowing `channels` and publishing to `publish`.
+    /// `exp` is a whole second (rounded up): JWT allows a fractional NumericDate, but many verifiers do not.
     package static func hs256(
         secret: String,
         subject: String,
@@ -22,7 +23,7 @@ package enum TokenSigner {
         let seconds = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
         let claims = TokenClaims(
             sub: SubjectClaim(value: subject),
-            exp: ExpirationClaim(value: now.addingTimeInterval(seconds)),
+            exp: ExpirationClaim(value: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + seconds).rounded(.up))),
             channels: channels,
             publish: publish
         )
@@ -30,8 +31,11 @@ package enum TokenSigner {
         return try await keys.sign(claims)
     }
 
-    /// A lifetime written like the server's durations: `500ms`, `10s`, `2m` or seconds.
+    /// A lifetime written like the server's durations: `500ms`, `10s`, `2m` or seconds; it must be positive (a
+    /// token that is expired when it is printed helps nobody).
     package static func lifetime(_ text: String) throws(ConfigurationError) -> Duration {
-        .nanoseconds(try ServerConfiguration.duration(text).nanoseconds)
+        let nanoseconds = try ServerConfiguration.duration(text).nanoseconds
+        guard nanoseconds > 0 else { throw ConfigurationError("the lifetime must be positive, got '\(text)'") }
+        return .nanoseconds(nanoseconds)
     }
 }

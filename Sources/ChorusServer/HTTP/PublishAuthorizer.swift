@@ -3,23 +3,22 @@ import NIOCore
 import NIOHTTP1
 
 /// Who may `POST /publish`: the holder of one of the `--api-key`s as a bearer token, or, with no key set,
-/// loopback peers.
+/// loopback clients.
 package struct PublishAuthorizer: Sendable {
     /// SHA-256 of each key. Comparing digests of equal length hides the keys' lengths from timing too.
     private let keyDigests: [[UInt8]]
+    /// Proxies whose `X-Forwarded-For` names the client: behind one, "loopback" is decided on the client it
+    /// forwards for, since every request then comes from the proxy's (often loopback) address.
+    private let trustedProxies: [IPNetwork]
 
-    package init(apiKeys: [String]) {
+    package init(apiKeys: [String], trustedProxies: [IPNetwork] = []) {
         self.keyDigests = apiKeys.map { Self.digest(Array($0.utf8)) }
+        self.trustedProxies = trustedProxies
     }
 
     /// nil when the request may publish, else the rejection to send.
     package func check(_ headers: HTTPHeaders, peer: SocketAddress?) -> HTTPRejection? {
-        guard !self.keyDigests.isEmpty else {
-            guard let peer, Self.isLoopback(peer) else {
-                return HTTPRejection(.forbidden, "publishing without an API key is allowed from loopback only")
-            }
-            return nil
-        }
+        guard !self.keyDigests.isEmpty else { return self.checkLoopback(headers, peer: peer) }
         guard let authorization = headers.first(name: "authorization") else {
             return HTTPRejection(
                 .unauthorized,
@@ -34,6 +33,24 @@ package struct PublishAuthorizer: Sendable {
         let presented = Array(authorization.utf8.dropFirst(prefix.utf8.count))
         guard Self.matchesAny(presented, digests: self.keyDigests) else {
             return HTTPRejection(.forbidden, "invalid API key")
+        }
+        return nil
+    }
+
+    /// Without API keys: nil for a loopback client. Through a trusted proxy the client is the one its
+    /// `X-Forwarded-For` names, and a proxied request that names none is refused: a proxy that does not forward
+    /// the address would otherwise make every client of the internet look like loopback.
+    private func checkLoopback(_ headers: HTTPHeaders, peer: SocketAddress?) -> HTTPRejection? {
+        let refusal = HTTPRejection(.forbidden, "publishing without an API key is allowed from loopback only")
+        guard let client = ClientAddress.resolve(peer: peer, headers: headers, trustedProxies: self.trustedProxies),
+            client.isLoopback
+        else { return refusal }
+        if !headers.contains(name: "x-forwarded-for"), self.trustedProxies.contains(where: { $0.contains(client) }) {
+            return HTTPRejection(
+                .forbidden,
+                "publishing without an API key is allowed from loopback only, and this request came through a "
+                    + "trusted proxy without X-Forwarded-For"
+            )
         }
         return nil
     }
@@ -66,9 +83,4 @@ package struct PublishAuthorizer: Sendable {
         Array(SHA256.hash(data: bytes))
     }
 
-    /// 127.0.0.0/8, ::1 and IPv4-mapped loopback.
-    package static func isLoopback(_ address: SocketAddress) -> Bool {
-        guard let ip = address.ipAddress else { return false }
-        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
-    }
 }
