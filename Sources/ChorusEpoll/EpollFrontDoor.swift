@@ -40,9 +40,9 @@
         /// `101 Switching Protocols` answer into `response` (the loop's own buffer, empty, reused for every
         /// upgrade); nil hands the request to the HTTP side, which answers it.
         func admit(_ head: RequestHeadView, fd: Int32, response: inout ByteBuffer) -> EpollAdmission?
-        /// Serves the socket `fd` on the HTTP side from now on, replaying `bytes` (what was read so far). The
-        /// transport no longer watches or closes `fd`.
-        func handOff(fd: Int32, bytes: ByteBuffer)
+        /// Serves the socket `fd` on the HTTP side from now on, replaying `bytes` (what was read so far), for
+        /// `reason`. The transport no longer watches or closes `fd`.
+        func handOff(fd: Int32, bytes: ByteBuffer, reason: HandOffReason)
         /// A client sent no complete request within the handshake timeout; its socket was closed.
         func handshakeTimedOut()
         /// An admitted connection is gone: give back its capacity place.

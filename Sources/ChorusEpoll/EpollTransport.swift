@@ -8,7 +8,7 @@
     package struct EpollTransportSettings: Sendable {
         /// Requests slower than this to send a complete head are closed.
         package var handshakeTimeout: TimeAmount = .seconds(10)
-        /// A request head larger than this is handed to the HTTP side (which refuses it).
+        /// A request head larger than this is handed to the HTTP side, which refuses it (431).
         package var maxHeadBytes = 8192
         /// SO_SNDBUF for accepted sockets, or nil for the kernel's default.
         package var socketSendBufferBytes: Int?
@@ -263,11 +263,19 @@
             case .incomplete where self.scratch.readableBytes < self.settings.maxHeadBytes:
                 handshake.buffer = self.copyOfScratch()
                 self.handshakes[fd] = handshake
-            case .incomplete, .unsupported:
-                self.handOff(fd: fd, buffer: self.copyOfScratch())
+            case .incomplete:
+                // No end of head within the limit: the HTTP side refuses it (431), NIO's decoder deciding where
+                // the head ends.
+                self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .headTooLarge)
+            case .unsupported:
+                self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .unsupported)
+            case .complete(let layout) where layout.length > self.settings.maxHeadBytes:
+                // Arrived whole in one read (which takes up to the scratch's capacity), but over the limit all the
+                // same.
+                self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .headTooLarge)
             case .complete(let layout):
                 guard let admission = self.admit(fd: fd, layout: layout) else {
-                    self.handOff(fd: fd, buffer: self.copyOfScratch())
+                    self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .notAdmitted)
                     return
                 }
                 self.handshakes[fd] = nil
@@ -297,10 +305,10 @@
             return copy
         }
 
-        private func handOff(fd: Int32, buffer: ByteBuffer) {
+        private func handOff(fd: Int32, buffer: ByteBuffer, reason: HandOffReason) {
             self.handshakes[fd] = nil
             self.loop.deregister(fd)
-            self.frontDoor.handOff(fd: fd, bytes: buffer)
+            self.frontDoor.handOff(fd: fd, bytes: buffer, reason: reason)
         }
 
         /// Closes requests and close handshakes whose deadline passed. The requests being read are few (a

@@ -129,8 +129,9 @@ struct AbuseTests {
             var request = "GET /ws/x HTTP/1.1\r\nHost: x\r\n"
             for index in 0..<1600 { request += "X-Filler-\(index): \(String(repeating: "a", count: 50))\r\n" }
             try? await huge.send(request + "\r\n")
-            #expect(String(buffer: try await huge.readUntilClosed()).hasPrefix("HTTP/1.1 4"))
-            #expect(server.server.state.rejections(.badRequest) == 2)
+            #expect(String(buffer: try await huge.readUntilClosed()).hasPrefix("HTTP/1.1 431 "))
+            #expect(server.server.state.rejections(.badRequest) == 1)
+            #expect(server.server.state.rejections(.headerTooLarge) == 1)
 
             // A frame header announcing 2^63 bytes, and one announcing 2^62.
             for (length, code) in [(UInt64(1) << 63, UInt16(1002)), (UInt64(1) << 62, UInt16(1009))] {
@@ -179,6 +180,51 @@ struct AbuseTests {
             // Buffers came back to the pools, and only standard-size ones are kept (not the 16 KiB message's).
             #expect(pools.map(\.0).reduce(0, +) > 0)
             #expect(pools.allSatisfy { $0.2 == $0.1 * $0.3 })
+        }
+    }
+
+    /// 9 KB, 70 KB and 95 KB headers and 10,000 header lines: never "at capacity", whatever the size.
+    @Test("oversized heads get 431 and close, each counted once as header_too_large; others are unaffected")
+    func oversizedHeads() async throws {
+        try await TestServer.with { server in
+            let listener = try await TestWebSocket.connect(port: server.port, path: "/ws/live")
+            let upgrade =
+                "GET /ws/live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: \(TestWebSocket.sampleKey)\r\nSec-WebSocket-Version: 13\r\n"
+            let heads = [
+                ("9 KB", upgrade + "X-Big: \(String(repeating: "a", count: 9 * 1024))\r\n\r\n"),
+                ("70 KB", upgrade + "X-Big: \(String(repeating: "b", count: 70 * 1024))\r\n\r\n"),
+                ("95 KB", upgrade + "X-Big: \(String(repeating: "c", count: 95 * 1024))\r\n\r\n"),
+                ("10,000 lines", upgrade + (0..<10_000).map { "X-Line-\($0): v\r\n" }.joined() + "\r\n"),
+            ]
+            let state = server.server.state
+            for (index, (name, head)) in heads.enumerated() {
+                let (tooLarge, overCapacity, badRequest) =
+                    (state.rejections(.headerTooLarge), state.rejections(.overCapacity), state.rejections(.badRequest))
+                let connection = try await RawConnection.connect(port: server.port)
+                // The server may answer and close before it has read everything: a failed send is expected.
+                try? await connection.send(head)
+                let response = String(buffer: try await connection.readUntilClosed())
+                #expect(response.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "\(name): \(response)")
+                #expect(response.lowercased().contains("\r\nconnection: close\r\n"), "\(name)")
+                #expect(response.hasSuffix(#"{"error":"request header fields too large"}"# + "\n"), "\(name)")
+                #expect(state.rejections(.headerTooLarge) == tooLarge + 1, "\(name)")
+                #expect(state.rejections(.overCapacity) == overCapacity, "\(name)")
+                #expect(state.rejections(.badRequest) == badRequest, "\(name)")
+                // Meanwhile the well-behaved client keeps receiving.
+                #expect(try await server.publish("live", "after \(index)").status == 200)
+                #expect(try await listener.nextMessage().text == "after \(index)")
+            }
+            // The metric counts each once, and a new client still upgrades.
+            let metrics = try await httpRequest(port: server.port, "GET", "/metrics")
+            #expect(metrics.body.contains(#"chorus_handshakes_rejected_total{reason="header_too_large"} 4"#))
+            #expect(metrics.body.contains(#"chorus_handshakes_rejected_total{reason="over_capacity"} 0"#))
+            let late = try await TestWebSocket.connect(port: server.port, path: "/ws/live")
+            #expect(try await server.publish("live", "still here").body.contains(#""delivered":2"#))
+            #expect(try await late.nextMessage().text == "still here")
+            #expect(try await listener.nextMessage().text == "still here")
+            await late.close()
+            await listener.close()
         }
     }
 }

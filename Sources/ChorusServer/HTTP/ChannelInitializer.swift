@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusEpoll
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -36,9 +37,21 @@ struct ChannelInitializer: Sendable {
             )
     }
 
-    /// - Parameter acceptsUpgrades: false for connections the epoll transport hands over (see
-    ///   `WebSocketUpgrader.acceptsUpgrades`).
-    func initialize(_ channel: any Channel, acceptsUpgrades: Bool = true) throws {
+    /// The largest request head the server reads. NIO's decoder refuses a head whose header fields go over it
+    /// (431, `HTTPRouter`); the epoll transport hands a head longer than it to this side, which refuses it too.
+    static let maxRequestHeadBytes = 8 * 1024
+
+    /// NIO's decoder limits: header fields over `maxRequestHeadBytes` raise `HTTPParserError.headerOverflow`.
+    static var decoderLimits: NIOHTTPDecoderLimitConfiguration {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = Self.maxRequestHeadBytes
+        limits.maxHeaderListSize = Self.maxRequestHeadBytes
+        return limits
+    }
+
+    /// - Parameter handedOff: why the epoll transport handed this connection over (see
+    ///   `WebSocketUpgrader.handedOff`); nil on the NIO transport.
+    func initialize(_ channel: any Channel, handedOff: HandOffReason? = nil) throws {
         let policy = UpgradePolicy(
             configuration: self.configuration,
             hub: self.hub,
@@ -52,16 +65,25 @@ struct ChannelInitializer: Sendable {
             metrics: self.metrics,
             role: .main
         )
+        // No NIO error handler (it answers every parser error 400 with an empty body): `HTTPRouter` answers them.
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withServerUpgrade: (upgraders: [WebSocketUpgrader(policy: policy, acceptsUpgrades: acceptsUpgrades)], completionHandler: { _ in }),
-            withErrorHandling: true
+            withServerUpgrade: (
+                upgraders: [WebSocketUpgrader(policy: policy, handedOff: handedOff)], completionHandler: { _ in }
+            ),
+            withErrorHandling: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: Self.decoderLimits
         )
         try channel.pipeline.syncOperations.addHandler(router)
     }
 
     /// The pipeline of the optional metrics listener: plain HTTP/1, no upgrades.
     func initializeMetricsOnly(_ channel: any Channel) throws {
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withErrorHandling: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: Self.decoderLimits
+        )
         try channel.pipeline.syncOperations.addHandler(
             HTTPRouter(
                 hub: self.hub,

@@ -80,7 +80,7 @@
             )
         }
 
-        func handOff(fd: Int32, bytes: ByteBuffer) {
+        func handOff(fd: Int32, bytes: ByteBuffer, reason: HandOffReason) {
             let initializer = self.initializer
             let logger = self.logger
             ClientBootstrap(group: self.httpGroup)
@@ -88,7 +88,7 @@
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try initializer.initialize(channel, acceptsUpgrades: false)
+                        try initializer.initialize(channel, handedOff: reason)
                     }
                 }
                 .withConnectedSocket(fd)

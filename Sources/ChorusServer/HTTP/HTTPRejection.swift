@@ -11,6 +11,8 @@ package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
     case origin
     /// Past `--max-connections-per-ip` (429).
     case rateLimited
+    /// A request head over the server's limit (431).
+    case headerTooLarge
 
     package var label: String {
         switch self {
@@ -21,6 +23,7 @@ package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
         case .timeout: "timeout"
         case .origin: "origin"
         case .rateLimited: "rate_limited"
+        case .headerTooLarge: "header_too_large"
         }
     }
 }
@@ -44,4 +47,13 @@ package struct HTTPRejection: Error, Sendable {
         self.headers = headers
         self.handshakeReason = handshake
     }
+}
+
+extension HTTPRejection {
+    /// A request head over `ChannelInitializer.maxRequestHeadBytes`, whichever transport read it.
+    package static let requestHeadTooLarge = HTTPRejection(
+        .requestHeaderFieldsTooLarge,
+        "request header fields too large",
+        handshake: .headerTooLarge
+    )
 }

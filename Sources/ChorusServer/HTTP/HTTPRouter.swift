@@ -75,9 +75,19 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.rejectedUpgrade = rejection
             return
         }
-        if error is HTTPParserError {
-            // Not HTTP at all, or over NIO's limits: HTTPServerProtocolErrorHandler has answered 400.
-            self.state.countRejection(.badRequest)
+        if let error = error as? HTTPParserError {
+            // NIO's decoder gave up on the bytes, so the connection cannot carry another request. The pipeline has
+            // no NIO error handler (it would answer 400 to all): a head over the limit is 431, the rest 400. The
+            // pipelining handler delivers this error only when no response is under way.
+            let rejection =
+                if case .headerOverflow = error {
+                    HTTPRejection.requestHeadTooLarge
+                } else {
+                    HTTPRejection(.badRequest, "malformed request", handshake: .badRequest)
+                }
+            if let reason = rejection.handshakeReason { self.state.countRejection(reason) }
+            self.respond(to: context, rejection: rejection, closeAfter: true)
+            return
         }
         context.close(promise: nil)
     }

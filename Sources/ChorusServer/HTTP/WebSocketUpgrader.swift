@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusEpoll
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -20,13 +21,14 @@ import NIOHTTP1
 final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
     // @unchecked: `admission` is only touched on the connection's event loop, where NIO calls both methods.
     let policy: UpgradePolicy
-    /// False on the HTTP side of the epoll transport, whose loops have no shards: upgrades are refused there.
-    let acceptsUpgrades: Bool
+    /// Why the epoll transport handed this connection over, or nil (the NIO transport). The HTTP side of the epoll
+    /// transport has no shards: it refuses the upgrades it would accept, saying why the epoll side did not.
+    let handedOff: HandOffReason?
     private var admission: UpgradePolicy.Admission?
 
-    init(policy: UpgradePolicy, acceptsUpgrades: Bool = true) {
+    init(policy: UpgradePolicy, handedOff: HandOffReason? = nil) {
         self.policy = policy
-        self.acceptsUpgrades = acceptsUpgrades
+        self.handedOff = handedOff
     }
 
     var supportedProtocol: String { "websocket" }
@@ -38,16 +40,17 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
         initialResponseHeaders: HTTPHeaders
     ) -> EventLoopFuture<HTTPHeaders> {
         channel.eventLoop.preconditionInEventLoop()
+        if self.handedOff == .headTooLarge {
+            // Over the epoll side's limit, though NIO's decoder (which counts only the header fields) read it.
+            return channel.eventLoop.makeFailedFuture(HTTPRejection.requestHeadTooLarge)
+        }
         switch self.policy.evaluate(upgradeRequest, peer: channel.remoteAddress) {
         case .failure(let rejection):
             return channel.eventLoop.makeFailedFuture(rejection)
         case .success(let admission):
-            guard self.acceptsUpgrades else {
-                // A connection the epoll transport handed over: it refused this upgrade a moment ago (or had no
-                // place left), and this side has no shard to serve it.
-                return channel.eventLoop.makeFailedFuture(
-                    HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity)
-                )
+            if let handedOff = self.handedOff {
+                // This side has no shard to serve it: refuse for the reason the epoll side did not take it.
+                return channel.eventLoop.makeFailedFuture(Self.refusal(handedOff))
             }
             self.admission = admission
             var headers = initialResponseHeaders
@@ -113,6 +116,20 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
             handler.expireToken(at: token.expiryDeadline)
         }
         return context.eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// The answer to an upgrade the epoll transport handed over and this side's policy accepts.
+    private static func refusal(_ reason: HandOffReason) -> HTTPRejection {
+        switch reason {
+        case .notAdmitted:
+            // It had no place left a moment ago (the policy's check and the reservation are not one step).
+            HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity)
+        case .unsupported:
+            // A body or a line the upgrade path does not read: not a plain RFC 6455 handshake.
+            HTTPRejection(.badRequest, "malformed upgrade request", handshake: .badRequest)
+        case .headTooLarge:
+            HTTPRejection.requestHeadTooLarge
+        }
     }
 
     /// Refuses after the 101 was sent (a place was taken meanwhile): a close frame, then the socket closes.

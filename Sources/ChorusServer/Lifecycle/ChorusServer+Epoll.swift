@@ -19,6 +19,7 @@
             settings.handshakeTimeout = self.configuration.handshakeTimeout
             settings.socketSendBufferBytes = self.configuration.socketSendBufferBytes
             settings.maxPendingBytes = self.configuration.maxPendingBytes
+            settings.maxHeadBytes = ChannelInitializer.maxRequestHeadBytes
             // Enough for the connection limit spread evenly, capped so a huge limit reserves no absurd address space.
             let loopCount = self.configuration.eventLoops
             settings.expectedConnections = min(

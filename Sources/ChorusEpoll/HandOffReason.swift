@@ -1,0 +1,11 @@
+/// Why the epoll transport handed a connection to the HTTP side instead of upgrading it itself. The HTTP side
+/// answers plain requests and refusals as the NIO transport does; an upgrade it would accept, it cannot (it has no
+/// shard), and refuses for this reason instead.
+package enum HandOffReason: Sendable {
+    /// A complete head the front door did not admit: not an upgrade, refused by the policy, or no place left.
+    case notAdmitted
+    /// A head this side does not read (a body, an unusual line): the HTTP side parses it.
+    case unsupported
+    /// No complete head within `EpollTransportSettings.maxHeadBytes`, or a complete one longer than it.
+    case headTooLarge
+}
