@@ -295,6 +295,153 @@ struct PublishAPITests {
             await second.close()
         }
     }
+
+    @Test("a request cut short by the timeout is counted once, as a timeout")
+    func partialBodyTimeout() async throws {
+        try await TestServer.with(TestServer.configuration { $0.handshakeTimeout = .milliseconds(300) }) { server in
+            let before = try await scrape(server)
+            let connection = try await RawConnection.connect(port: server.port)
+            try await connection.send("POST /publish/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc")
+            // No answer; the server closes at the timeout (the bound is far past 300 ms).
+            let rest = try await connection.readUntilClosed(timeout: .seconds(5))
+            #expect(rest.readableBytes == 0)
+            let after = try await scrape(server)
+            #expect(rejectionDeltas(before, after) == ["timeout": 1])
+            #expect(after[publishedHTTP] == before[publishedHTTP])
+        }
+    }
+
+    @Test("a publish after shutdown began is answered 503 with Retry-After, and its connection closes")
+    func publishDuringShutdown() async throws {
+        // The subscriber holds the drain open until it answers the 1001, at the end.
+        try await TestServer.with(TestServer.configuration { $0.drainTimeout = .seconds(10) }) { server in
+            let subscriber = try await TestWebSocket.connect(port: server.port, path: "/ws/drain")
+            let publisher = try await RawConnection.connect(port: server.port)
+            let scraper = try await RawConnection.connect(port: server.port)
+            func publish(_ text: String) async throws -> TestHTTPResponse {
+                try await publisher.request(
+                    "POST",
+                    "/publish/drain",
+                    headers: ["Content-Type: text/plain"],
+                    body: Array(text.utf8)
+                )
+            }
+            #expect(try await publish("before").status == 200)
+            #expect(try await subscriber.nextMessage().text == "before")
+            let before = parseExposition(try await scraper.request("GET", "/metrics").body)
+
+            await server.triggerShutdown()
+            // The subscriber's 1001 shows that shutdown has begun.
+            #expect(try await subscriber.nextMessage().closeCode == 1001)
+
+            let refused = try await publish("after")
+            #expect(refused.status == 503)
+            #expect(refused.header("retry-after") == "1")
+            #expect(refused.header("connection")?.lowercased() == "close")
+            #expect(refused.body == #"{"error":"server is shutting down; retry on another instance"}"# + "\n")
+            _ = try await publisher.readUntilClosed(timeout: .seconds(5))
+
+            let after = parseExposition(try await scraper.request("GET", "/metrics").body)
+            #expect(after[publishedHTTP] == before[publishedHTTP])
+            #expect(rejectionDeltas(before, after) == [:])
+            await scraper.close()
+            try await subscriber.sendClose(code: 1001)
+            _ = try await subscriber.connection.readUntilClosed()
+        }
+    }
+
+    @Test(
+        "a body over maxMessageBytes is refused with 413 as soon as that is known, without reading the rest",
+        arguments: [
+            // The head says so (the 64 KiB default limit; 100 bytes of 70,000 sent, or of 500 MB).
+            ("Content-Length: 70000", String(repeating: "a", count: 100)),
+            ("Content-Length: 500000000", String(repeating: "a", count: 100)),
+            // A chunk announced as 2^64 - 1 bytes: refused once 70,000 of them are in.
+            ("Transfer-Encoding: chunked", "ffffffffffffffff\r\n" + String(repeating: "a", count: 70_000)),
+        ]
+    )
+    func bodyRefusedEarly(framing: String, body: String) async throws {
+        try await TestServer.with { server in
+            let client = try await TestWebSocket.connect(port: server.port, path: "/ws/big")
+            let before = try await scrape(server)
+            let connection = try await RawConnection.connect(port: server.port)
+            try await connection.send(
+                "POST /publish/big HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n\(framing)\r\n\r\n\(body)"
+            )
+            // The rest of the body never comes: the answer must not wait for it (nor for the 10 s timeout).
+            let head = try await connection.read(upTo: "\r\n\r\n", timeout: .seconds(3))
+            #expect(head.hasPrefix("HTTP/1.1 413"))
+            #expect(head.lowercased().contains("connection: close"))
+            let rest = try await connection.readUntilClosed(timeout: .seconds(3))
+            #expect(String(buffer: rest) == #"{"error":"message is larger than max-message-bytes (65536)"}"# + "\n")
+            let after = try await scrape(server)
+            #expect(rejectionDeltas(before, after) == [:])
+            #expect(after[publishedHTTP] == before[publishedHTTP])
+
+            // Delivered to no one; the server goes on serving.
+            #expect(try await server.publish("big", "small").status == 200)
+            #expect(try await client.nextMessage().text == "small")
+            await client.close()
+        }
+    }
+
+    @Test(
+        "framing NIO's decoder does not accept is answered at once and counted once as bad_request",
+        arguments: [
+            // RFC 9112 §6.1: a transfer coding the server does not know (only chunked is decoded) is 501.
+            (
+                "POST /publish/f HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                    + "3\r\nabc\r\n0\r\n\r\n",
+                501, "transfer coding not supported (only chunked)"
+            ),
+            // A chunk size past 2^64 - 1.
+            (
+                "POST /publish/f HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nabc",
+                400, "malformed request"
+            ),
+            // Bare LF line endings.
+            ("POST /publish/f HTTP/1.1\nHost: localhost\nContent-Length: 3\n\nabc", 400, "malformed request"),
+        ] as [(String, Int, String)]
+    )
+    func framingRefused(request: String, status: Int, reason: String) async throws {
+        try await TestServer.with { server in
+            let client = try await TestWebSocket.connect(port: server.port, path: "/ws/f")
+            let before = try await scrape(server)
+            let connection = try await RawConnection.connect(port: server.port)
+            try await connection.send(request)
+            let head = try await connection.read(upTo: "\r\n\r\n", timeout: .seconds(3))
+            #expect(head.hasPrefix("HTTP/1.1 \(status) "))
+            #expect(head.lowercased().contains("connection: close"))
+            let rest = try await connection.readUntilClosed(timeout: .seconds(3))
+            #expect(String(buffer: rest) == #"{"error":"\#(reason)"}"# + "\n")
+            let after = try await scrape(server)
+            #expect(rejectionDeltas(before, after) == ["bad_request": 1])
+            #expect(after[publishedHTTP] == before[publishedHTTP])
+
+            // Nothing was delivered, and everyone else is still served.
+            #expect(try await server.publish("f", "next").status == 200)
+            #expect(try await client.nextMessage().text == "next")
+            await client.close()
+        }
+    }
+}
+
+private let publishedHTTP = #"chorus_messages_published_total{source="http"}"#
+
+/// The server's metrics, scraped on a connection of their own.
+private func scrape(_ server: TestServer) async throws -> [String: Double] {
+    parseExposition(try await httpRequest(port: server.port, "GET", "/metrics").body)
+}
+
+/// How each `chorus_handshakes_rejected_total` reason moved between two scrapes, leaving out those that did not.
+private func rejectionDeltas(_ before: [String: Double], _ after: [String: Double]) -> [String: Double] {
+    let prefix = #"chorus_handshakes_rejected_total{reason=""#
+    var deltas: [String: Double] = [:]
+    for (name, value) in after where name.hasPrefix(prefix) {
+        let delta = value - (before[name] ?? 0)
+        if delta != 0 { deltas[String(name.dropFirst(prefix.count).dropLast(2))] = delta }
+    }
+    return deltas
 }
 
 extension String {

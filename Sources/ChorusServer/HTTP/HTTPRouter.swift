@@ -28,10 +28,12 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case idle
         /// Collecting a request; `body` is nil for routes that ignore it.
         case receiving(HTTPRequestHead, Route, body: ByteBuffer?)
-        /// The body went past the limit: the rest is ignored and the connection closes after the answer.
-        case discarding(HTTPRejection)
         /// A response is being produced.
         case responding
+        /// The connection ends once the last answer is written (or it timed out): whatever still arrives is
+        /// dropped, and nothing more is counted (the decoder's complaint about a request cut short by our own
+        /// close is not a second event).
+        case closing
     }
 
     private var requestState = RequestState.idle
@@ -75,6 +77,10 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.rejectedUpgrade = rejection
             return
         }
+        if case .closing = self.requestState {
+            // A lingering close ends on its timer (see `lingerThenClose`), an immediate one is already under way.
+            return
+        }
         if let error = error as? HTTPParserError {
             // NIO's decoder gave up on the bytes, so the connection cannot carry another request. The pipeline has
             // no NIO error handler (it would answer 400 to all): a head over the limit is 431, the rest 400. The
@@ -99,33 +105,43 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.sawRequest = true
             self.keepAlive = head.isKeepAlive
             let route = Route(uri: head.uri, echoPath: self.configuration.echoPath)
-            if case .publish = route {
-                if let length = head.headers.first(name: "content-length").flatMap(Int.init),
-                    length > self.configuration.maxMessageBytes
-                {
-                    self.requestState = .discarding(Self.tooLarge(self.configuration.maxMessageBytes))
-                    return
-                }
-                self.requestState = .receiving(head, route, body: context.channel.allocator.buffer(capacity: 0))
-            } else {
-                self.requestState = .receiving(head, route, body: nil)
+            let collectsBody: Bool
+            if case .publish = route { collectsBody = true } else { collectsBody = false }
+            // Receiving from here on, so that a refusal below is known to come before the request's end.
+            self.requestState = .receiving(
+                head,
+                route,
+                body: collectsBody ? context.channel.allocator.buffer(capacity: 0) : nil
+            )
+            if Self.hasUnsupportedTransferCoding(head) {
+                // NIO's decoder reads `chunked` only and has refused a request whose last coding is another one;
+                // one before it (`gzip, chunked`) would be passed on undecoded (RFC 9112 §6.1: 501).
+                self.state.countRejection(.badRequest)
+                self.respond(
+                    to: context,
+                    rejection: HTTPRejection(.notImplemented, "transfer coding not supported (only chunked)"),
+                    closeAfter: true
+                )
+            } else if collectsBody, Self.declaredLength(head, isOver: self.configuration.maxMessageBytes) {
+                // Refused from the head: the body is never read.
+                let rejection = Self.tooLarge(self.configuration.maxMessageBytes)
+                self.respond(to: context, rejection: rejection, closeAfter: true)
             }
         case (.body(var chunk), .receiving(let head, let route, var body?)):
             guard body.readableBytes + chunk.readableBytes <= self.configuration.maxMessageBytes else {
-                self.requestState = .discarding(Self.tooLarge(self.configuration.maxMessageBytes))
+                // A chunked body, refused as soon as it passes the limit.
+                let rejection = Self.tooLarge(self.configuration.maxMessageBytes)
+                self.respond(to: context, rejection: rejection, closeAfter: true)
                 return
             }
             self.requestState = .responding  // drop our reference so `body` is uniquely owned
             body.writeBuffer(&chunk)
             self.requestState = .receiving(head, route, body: body)
-        case (.body, .receiving), (.body, .discarding):
+        case (.body, .receiving), (_, .closing):
             break
         case (.end, .receiving(let head, let route, let body)):
             self.requestState = .responding
             self.route(head, route, body: body, context: context)
-        case (.end, .discarding(let rejection)):
-            self.requestState = .responding
-            self.respond(to: context, rejection: rejection, closeAfter: true)
         case (.head, _), (.body, _), (.end, _):
             // Out of order parts cannot come from NIO's decoder; refuse rather than guess.
             self.respond(to: context, rejection: HTTPRejection(.badRequest, "malformed request"), closeAfter: true)
@@ -134,6 +150,18 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private static func tooLarge(_ limit: Int) -> HTTPRejection {
         HTTPRejection(.payloadTooLarge, "message is larger than max-message-bytes (\(limit))")
+    }
+
+    /// Whether `Content-Length` says more than `limit`. NIO's decoder has checked that it is digits, so one that
+    /// does not fit an `Int` is over any limit.
+    private static func declaredLength(_ head: HTTPRequestHead, isOver limit: Int) -> Bool {
+        guard let length = head.headers.first(name: "content-length") else { return false }
+        return Int(length).map { $0 > limit } ?? true
+    }
+
+    /// Whether `Transfer-Encoding` names a coding other than `chunked`, the only one Chorus decodes.
+    private static func hasUnsupportedTransferCoding(_ head: HTTPRequestHead) -> Bool {
+        head.headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() != "chunked" }
     }
 
     private func route(_ head: HTTPRequestHead, _ route: Route, body: ByteBuffer?, context: ChannelHandlerContext) {
@@ -240,6 +268,17 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
+        guard self.state.isAccepting else {
+            // Shutdown has begun: subscribers here are being closed, so the message would reach nobody; another
+            // instance can take it. The connection ends with the answer, so the retry goes elsewhere.
+            let rejection = HTTPRejection(
+                .serviceUnavailable,
+                "server is shutting down; retry on another instance",
+                headers: [("Retry-After", "1")]
+            )
+            self.respond(to: context, rejection: rejection, closeAfter: true)
+            return
+        }
         self.hub.broadcast(body, opcode: opcode, to: channel, source: .http, on: context.eventLoop)
             .assumeIsolated()
             .whenComplete { result in
@@ -341,30 +380,59 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         if closeAfter { head.headers.add(name: "Connection", value: "close") }
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        self.requestState = .idle
         if closeAfter {
+            // Answered before the request's end (from its head, or part of its body): the client may still be
+            // sending it.
+            let answeredEarly: Bool
+            if case .receiving = self.requestState { answeredEarly = true } else { answeredEarly = false }
+            self.requestState = .closing
             context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
+                if answeredEarly {
+                    self.lingerThenClose(context: context)
+                } else {
+                    context.close(promise: nil)
+                }
             }
         } else {
+            self.requestState = .idle
             context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
             self.armIdleTimer(context: context)
         }
     }
 
-    /// Closes a connection that does not complete a request in time (a slow or silent client).
-    private func armIdleTimer(context: ChannelHandlerContext) {
-        self.idleTimer?.cancel()
-        self.idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.handshakeTimeout) {
-            if case .responding = self.requestState { return }
-            if !self.sawRequest || !self.isIdle { self.state.countRejection(.timeout) }
-            context.close(promise: nil)
-        }
+    /// How long a connection answered before its request ended drops what the client still sends.
+    private static let lingerTime: TimeAmount = .milliseconds(500)
+
+    /// Ends a connection answered before its request ended. Closing a socket with unread bytes makes the kernel
+    /// reset the connection, and a client still sending its body can lose the answer to that reset: so only the
+    /// sending side closes (the client reads the answer, then the end), and what the client still sends is read and
+    /// dropped until it closes or `lingerTime` passes. The request is not read to its end: a 500 MB claim costs
+    /// at most `lingerTime` of reading.
+    private func lingerThenClose(context: ChannelHandlerContext) {
+        self.armIdleTimer(context: context, in: Self.lingerTime)
+        context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
     }
 
-    private var isIdle: Bool {
-        if case .idle = self.requestState { return true }
-        return false
+    /// Closes a connection that does not complete a request in time (a slow or silent client), or, while
+    /// `.closing`, one whose lingering time is over.
+    private func armIdleTimer(context: ChannelHandlerContext, in delay: TimeAmount? = nil) {
+        self.idleTimer?.cancel()
+        let delay = delay ?? self.configuration.handshakeTimeout
+        self.idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            switch self.requestState {
+            case .responding:
+                return
+            case .idle:
+                // A kept-alive connection that goes quiet after its requests is no failure.
+                if !self.sawRequest { self.state.countRejection(.timeout) }
+            case .receiving:
+                self.state.countRejection(.timeout)
+            case .closing:
+                break
+            }
+            self.requestState = .closing
+            context.close(promise: nil)
+        }
     }
 
     static func jsonEscaped(_ text: String) -> String {
