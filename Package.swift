@@ -109,12 +109,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The entry point the libFuzzer targets share: libFuzzer's driver under -sanitize=fuzzer -DCHORUS_FUZZER,
+        // else a replay of the files named on the command line.
+        .target(name: "FuzzEntry", swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder and UTF-8 validator: scripts/fuzz.sh builds it with
         // -sanitize=fuzzer; a plain build replays the files named on its command line.
         .executableTarget(
             name: "FrameFuzz",
             dependencies: [
                 "ChorusCore",
+                "FuzzEntry",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
@@ -124,7 +128,22 @@ let package = Package(
             name: "RESPFuzz",
             dependencies: [
                 "ChorusRedis",
+                "FuzzEntry",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        ),
+        // libFuzzer target for the epoll transport's request-head reader, checked against NIO's HTTP/1 decoder on
+        // an EmbeddedChannel; built like FrameFuzz (scripts/fuzz.sh).
+        .executableTarget(
+            name: "HeadFuzz",
+            dependencies: [
+                "ChorusCore",
+                "ChorusEpoll",
+                "FuzzEntry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
         ),

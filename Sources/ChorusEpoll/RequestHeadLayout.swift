@@ -1,14 +1,14 @@
 /// Where the parts of a complete request head lie in the bytes it was read into (offsets from their start), as
 /// `RequestHeadParser` found them: positions only, no copies.
-struct RequestHeadLayout: Equatable {
+package struct RequestHeadLayout: Equatable {
     /// The method token.
-    var method: Range<Int>
+    package var method: Range<Int>
     /// The request target (path and query, as sent).
-    var target: Range<Int>
+    package var target: Range<Int>
     /// The minor version of HTTP/1.x.
-    var versionMinor: Int
+    package var versionMinor: Int
     /// The header lines (empty when there are none); each is known to be a well-formed field.
-    var fields: Range<Int>
+    package var fields: Range<Int>
     /// The head's length, its blank line included: where the connection's own bytes start.
-    var length: Int
+    package var length: Int
 }

@@ -3,9 +3,10 @@ import NIOCore
 
 /// Reads an HTTP/1.1 request head (request line and headers) from the start of a buffer, for the epoll
 /// transport's handshake. Only what a WebSocket upgrade needs: anything unusual (obsolete line folding, a
-/// malformed line, a body) is left to the HTTP side, which answers it properly.
-enum RequestHeadParser {
-    enum Outcome: Equatable {
+/// malformed line, a bare CR or LF, a byte HTTP does not allow where it stands, a body) is left to the HTTP side,
+/// which answers it properly. What it accepts, NIO's decoder reads the same (checked by `Sources/HeadFuzz`).
+package enum RequestHeadParser {
+    package enum Outcome: Equatable {
         /// A complete head, laid out as `layout` (its length includes the blank line).
         case complete(RequestHeadLayout)
         /// No blank line yet.
@@ -16,30 +17,32 @@ enum RequestHeadParser {
 
     /// Looks for a complete head in `buffer`'s readable bytes without consuming them. Walks the lines in place
     /// and keeps only where the parts lie: it allocates nothing. `RequestHeadView` reads the parts.
-    static func parse(_ buffer: ByteBuffer) -> Outcome {
+    package static func parse(_ buffer: ByteBuffer) -> Outcome {
         buffer.withUnsafeReadableBytes { bytes in
             guard let end = Self.headEnd(bytes) else {
-                // Bytes that cannot start a request line go to the HTTP side at once, which answers 400.
-                return Self.requestLineMayContinue(bytes) ? .incomplete : .unsupported
+                // Bytes that cannot start a request line, or a line not ended by CRLF, go to the HTTP side at once,
+                // which answers 400.
+                let mayContinue = Self.requestLineMayContinue(bytes) && Self.linesEndInCRLF(bytes[...])
+                return mayContinue ? .incomplete : .unsupported
             }
-            // `end` is the index of the final "\n\r\n"'s first byte: the lines are bytes[..<end], less any empty
-            // ones at its end (a head ending "\n\n\r\n" is complete, as the HTTP side would read it).
-            var linesEnd = end
-            while let newline = bytes[..<linesEnd].lastIndex(of: UInt8(ascii: "\n")) {
-                let last = bytes[(newline + 1)..<linesEnd]
-                guard last.isEmpty || (last.count == 1 && last.first == UInt8(ascii: "\r")) else { break }
-                linesEnd = newline
-            }
+            // `end` is the index of the final "\n\r\n"'s first byte: the lines are bytes[..<end], each ended by
+            // CRLF (NIO's decoder refuses a bare CR or LF).
+            guard Self.linesEndInCRLF(bytes[..<(end + 3)]) else { return .unsupported }
+            let linesEnd = end
             var lines = LineCursor(bytes: bytes, end: linesEnd)
             guard let requestLine = lines.next() else { return .unsupported }
             guard let firstSpace = requestLine.firstIndex(of: UInt8(ascii: " ")),
                 let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
                 firstSpace > requestLine.startIndex, secondSpace > firstSpace + 1,
-                let versionMinor = Self.versionMinor(requestLine[(secondSpace + 1)...])
+                let versionMinor = Self.versionMinor(requestLine[(secondSpace + 1)...]),
+                requestLine[..<firstSpace].allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }),
+                requestLine[(firstSpace + 1)..<secondSpace].allSatisfy({ $0 > 0x20 && $0 < 0x7F })
             else { return .unsupported }
             let fieldsStart = lines.start
             while let line = lines.next() {
-                guard let field = Self.field(line) else { return .unsupported }
+                guard let field = Self.field(line), field.name.allSatisfy(Self.isTokenByte),
+                    line[field.name.endIndex...].allSatisfy(Self.isFieldValueByte)
+                else { return .unsupported }
                 // A request with a body is not an upgrade; the HTTP side reads bodies.
                 if ASCII.equalsIgnoringCase(field.name, "content-length") && !field.value.elementsEqual("0".utf8) {
                     return .unsupported
@@ -131,6 +134,34 @@ enum RequestHeadParser {
             if inMethod && !(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) { return false }
         }
         return true
+    }
+
+    /// Whether every LF in `bytes` follows a CR and every CR is followed by an LF (or ends `bytes`, which may go on).
+    private static func linesEndInCRLF(_ bytes: Slice<UnsafeRawBufferPointer>) -> Bool {
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") && previous != UInt8(ascii: "\r") { return false }
+            if previous == UInt8(ascii: "\r") && byte != UInt8(ascii: "\n") { return false }
+            previous = byte
+        }
+        return true
+    }
+
+    /// A byte of a token (RFC 9110 5.6.2): a header name.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "a")...UInt8(ascii: "z"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    /// A byte a field value may hold (RFC 9110 5.5): visible, space, tab or obs-text; no other control character.
+    /// (Checked over the colon and the value, the CR that ends the line aside.)
+    private static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
     }
 
     /// The index of the "\n" that starts the head's final "\n\r\n", if the head is complete.

@@ -11,7 +11,7 @@ package struct RequestHeadView: HandshakeHeaderFields {
     let bytes: UnsafeRawBufferPointer
     let layout: RequestHeadLayout
 
-    init(bytes: UnsafeRawBufferPointer, layout: RequestHeadLayout) {
+    package init(bytes: UnsafeRawBufferPointer, layout: RequestHeadLayout) {
         self.bytes = bytes
         self.layout = layout
     }
@@ -31,7 +31,7 @@ package struct RequestHeadView: HandshakeHeaderFields {
     }
 
     /// Calls `body` with each field's name and value (trimmed), in order, until it returns false.
-    func forEachField(
+    package func forEachField(
         _ body: (_ name: Slice<UnsafeRawBufferPointer>, _ value: Slice<UnsafeRawBufferPointer>) -> Bool
     ) {
         guard !self.layout.fields.isEmpty else { return }

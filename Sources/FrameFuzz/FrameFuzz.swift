@@ -1,11 +1,6 @@
 import ChorusCore
+import FuzzEntry
 import NIOCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // A libFuzzer target for the inbound frame decoder and the UTF-8 validator (see scripts/fuzz.sh).
 //
@@ -21,51 +16,15 @@ import Darwin
 // part of `swift build`) it runs each file named on the command line once, so a corpus or a crash artifact can
 // be replayed without the fuzzer runtime: `swift run FrameFuzz Fuzz/corpus/*`.
 
-#if CHORUS_FUZZER
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafeRawPointer, Int) -> CInt
-) -> CInt
-
 @_cdecl("FrameFuzz_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) }
+    runFuzzTarget("FrameFuzz", argc, argv) { fuzzOneInput($0) }
 }
-#else
-@_cdecl("FrameFuzz_main")
-func replayMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var replayed = 0
-    for index in 1..<Int(argc) {
-        let path = String(cString: argv![index]!)
-        guard let file = fopen(path, "rb") else {
-            print("FrameFuzz: cannot open \(path)")
-            return 2
-        }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        fclose(file)
-        _ = bytes.withUnsafeBytes { fuzzOneInput($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) }
-        replayed += 1
-    }
-    print("FrameFuzz: replayed \(replayed) input(s) without the fuzzer runtime; all properties held")
-    return 0
-}
-#endif
 
-func fuzzOneInput(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
-    let input = Array(UnsafeRawBufferPointer(start: data, count: size))
+func fuzzOneInput(_ bytes: UnsafeRawBufferPointer) {
+    let input = Array(bytes)
     FrameProperty.check(input)
     UTF8Property.check(input)
-    return 0
 }
 
 /// Stops the run with a message libFuzzer reports as a crash.

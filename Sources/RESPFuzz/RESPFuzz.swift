@@ -1,11 +1,6 @@
 import ChorusRedis
+import FuzzEntry
 import NIOCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // A libFuzzer target for the RESP parser (see scripts/fuzz.sh, which runs it after FrameFuzz).
 //
@@ -18,49 +13,14 @@ import Darwin
 // Built with `-sanitize=fuzzer -DCHORUS_FUZZER` the entry point hands over to libFuzzer; a plain build replays
 // the files named on the command line: `swift run RESPFuzz Fuzz/resp-corpus/*`.
 
-#if CHORUS_FUZZER
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafeRawPointer, Int) -> CInt
-) -> CInt
-
 @_cdecl("RESPFuzz_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) }
+    runFuzzTarget("RESPFuzz", argc, argv) { fuzzOneInput($0) }
 }
-#else
-@_cdecl("RESPFuzz_main")
-func replayMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var replayed = 0
-    for index in 1..<Int(argc) {
-        let path = String(cString: argv![index]!)
-        guard let file = fopen(path, "rb") else {
-            print("RESPFuzz: cannot open \(path)")
-            return 2
-        }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        fclose(file)
-        _ = bytes.withUnsafeBytes { fuzzOneInput($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) }
-        replayed += 1
-    }
-    print("RESPFuzz: replayed \(replayed) input(s) without the fuzzer runtime; all properties held")
-    return 0
-}
-#endif
 
-func fuzzOneInput(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
-    let input = Array(UnsafeRawBufferPointer(start: data, count: size))
-    guard input.count >= 2 else { return 0 }
+func fuzzOneInput(_ bytes: UnsafeRawBufferPointer) {
+    let input = Array(bytes)
+    guard input.count >= 2 else { return }
     var limits = RESPParserLimits()
     // Small limits half the time, so the bounds themselves get exercised.
     if input[1] & 1 == 1 {
@@ -88,7 +48,6 @@ func fuzzOneInput(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
             encoded.readableBytes == 0
         else { violated("\(value) does not survive re-encoding") }
     }
-    return 0
 }
 
 /// What parsing a stream produced: its values, then how it stopped.

@@ -54,23 +54,21 @@ struct RequestHeadParserTests {
         )
     }
 
-    @Test("bare line feeds end lines, and empty lines before the final one belong to the end of the head")
+    @Test("a line not ended by CRLF is left to the HTTP side, which refuses it as NIO's decoder does")
     func bareLineFeeds() throws {
         for text in [
             "GET /ws/a HTTP/1.1\nHost: x\n\r\n", "GET /ws/a HTTP/1.1\r\nHost: x\n\n\r\n",
-            "GET /ws/a HTTP/1.1\r\nHost: x\r\n\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nHost: x\r\n\nX: y\r\n\r\n", "GET /ws/a HTTP/1.1\r\nHost: x\ry\r\n\r\n",
+            // Incomplete, but already not HTTP/1.1 as NIO reads it: no need to wait for the timeout.
+            "GET /ws/a HTTP/1.1\nHost: x\n\n", "GET /ws/a HTTP/1.1\r\nHost: x\rX",
         ] {
-            guard let (head, length) = self.head(text) else {
-                Issue.record("not complete: \(text.debugDescription)")
-                continue
-            }
-            #expect(head.uri == "/ws/a" && head.headers["host"] == ["x"])
-            // The head ends at the first "\n\r\n"; what follows is the connection's data.
-            let first = text.utf8.count - (text.hasSuffix("\r\n\r\n\r\n") ? 2 : 0)
-            #expect(length == first, "\(text.debugDescription)")
+            #expect(self.parse(text) == .unsupported, "\(text.debugDescription)")
         }
-        // A lone line feed inside the head is neither its end nor a header: left to the HTTP side.
-        #expect(self.parse("GET /ws/a HTTP/1.1\r\nHost: x\r\n\nX: y\r\n\r\n") == .unsupported)
+        // The head ends at the first blank line; what follows is the connection's data.
+        let text = "GET /ws/a HTTP/1.1\r\nHost: x\r\n\r\n"
+        #expect(self.head(text + "\r\n")?.length == text.utf8.count)
+        // A CR at the end of what arrived so far may still be followed by its LF.
+        #expect(self.parse("GET /ws/a HTTP/1.1\r\nHost: x\r") == .incomplete)
     }
 
     @Test("a head cut anywhere before its blank line is incomplete")
@@ -94,6 +92,13 @@ struct RequestHeadParserTests {
             "GET /ws/a HTTP/1.1\r\nBad Name: v\r\n\r\n",
             "POST /publish/a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
             "POST /publish/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            // Bytes NIO's decoder refuses where they stand (found by Sources/HeadFuzz): a lower-case method in a
+            // complete head, a target byte outside visible ASCII, a name that is not a token, a control character
+            // in a value.
+            "get /ws/a HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /ws/caf\u{E9} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nX(y): v\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nX: a\u{01}b\r\n\r\n",
         ]
         for text in cases {
             #expect(self.parse(text) == .unsupported, "\(text.debugDescription)")
