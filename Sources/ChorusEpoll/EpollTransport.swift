@@ -57,6 +57,9 @@
         /// timer object per connection. (Requests still being read keep their deadline in `handshakes`, which the
         /// tick sweeps: a ring would hold an entry per connection accepted in the last handshake timeout.)
         private var closeDeadlines = DeadlineQueue()
+        /// The answer to the latest ping of connections whose queue was not empty when it came, by slot: written
+        /// when the queue drains, replaced by a newer ping's (so a peer that pings and never reads holds one pong).
+        private var waitingPongs: [UInt32: ByteBuffer] = [:]
         /// Token permissions of connections that have a token (none without tokens), by slot.
         private var grants: [UInt32: ChannelGrant] = [:]
         /// What the front door wants back when a connection goes, for connections that have something (only
@@ -492,9 +495,22 @@
                 }
             case .ping(let payload):
                 guard self.records[Int(slot)].machine.isOpen else { return }
-                self.send(FrameEncoder.pong(payload: payload, allocator: self.allocator), slot: slot)
+                // A pong is "unwritten" while the queue it would wait behind has bytes, or once this turn has
+                // corked a few for the connection already (they are written when the turn ends).
+                let waiting =
+                    self.records[Int(slot)].pending != nil
+                    || self.records[Int(slot)].corkedPongs >= Self.maxCorkedPongs
+                switch self.shard.pingReceived(id, pongWaiting: waiting) {
+                case .write:
+                    self.records[Int(slot)].corkedPongs += 1
+                    self.send(FrameEncoder.pong(payload: payload, allocator: self.allocator), slot: slot)
+                case .replaceWaiting:
+                    self.waitingPongs[slot] = FrameEncoder.pong(payload: payload, allocator: self.allocator)
+                case .none:
+                    break
+                }
             case .pong:
-                break
+                self.shard.pongReceived(id)
             case .close(let code, _):
                 switch self.records[Int(slot)].machine.peerClosed() {
                 case .echoThenCloseSocket:
@@ -568,9 +584,40 @@
             self.corked.reset()
         }
 
+        /// Pongs one connection may have corked in one turn; the answers to later pings of the turn replace each
+        /// other in `waitingPongs`. Above the ten pings in a row of the Autobahn cases, far below what one turn's
+        /// reads can carry (~2,000 pings), so a flood holds ~8 KB of pongs, not ~250 KB.
+        static let maxCorkedPongs: UInt8 = 64
+
+        /// Writes what is corked for `slot` now, then the pong waiting for the turn to end, if any.
+        private func uncork(slot: UInt32) {
+            self.uncorkFrames(slot: slot)
+            let index = Int(slot)
+            guard self.records[index].isInUse else { return }
+            self.records[index].corkedPongs = 0
+            // A pong that waits behind a queue is written when the queue drains (`flushQueue`).
+            guard self.records[index].pending == nil, self.records[index].machine.isOpen,
+                let pong = self.waitingPongs.removeValue(forKey: slot)
+            else { return }
+            let outcome = self.writeSome(fd: self.records[index].fd, slot: slot) { fd in
+                pong.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
+            }
+            switch outcome {
+            case .gone:
+                return
+            case .wrote(let written):
+                guard written < pong.readableBytes else { return }
+                var rest = pong
+                rest.moveReaderIndex(forwardBy: written)
+                self.enqueue(rest, slot: slot)
+            case .wouldBlock:
+                self.enqueue(pong, slot: slot)
+            }
+        }
+
         /// Writes what is corked for `slot` now: one send for one frame, one sendmsg for several; what the kernel
         /// does not take is queued for EPOLLOUT.
-        private func uncork(slot: UInt32) {
+        private func uncorkFrames(slot: UInt32) {
             let index = Int(slot)
             let tail = self.records[index].corkTail
             guard tail != 0 else { return }
@@ -711,7 +758,11 @@
                 token: Self.connectionToken(slot: slot, generation: self.records[index].generation)
             )
             self.shard.setWritable(self.id(slot), true)
-            if self.records[index].closeWhenFlushed { self.connectionGone(slot: slot) }
+            if self.records[index].closeWhenFlushed {
+                self.connectionGone(slot: slot)
+            } else if let pong = self.waitingPongs.removeValue(forKey: slot), self.records[index].machine.isOpen {
+                self.send(pong, slot: slot)
+            }
         }
 
         /// Sends a final frame and closes the socket once it is written.
@@ -739,6 +790,7 @@
             let compressed = self.records[index].deflateWindowBits != 0
             let context = self.releaseContexts.removeValue(forKey: slot)
             self.grants.removeValue(forKey: slot)
+            self.waitingPongs.removeValue(forKey: slot)
             self.records[index] = EpollConnection()
             self.shard.release(id, reason: reason)
             if compressed { self.hub.compressionConnectionClosed() }

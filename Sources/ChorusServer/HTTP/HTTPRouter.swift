@@ -48,7 +48,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.hub = hub
         self.state = state
         self.configuration = configuration
-        self.authorizer = PublishAuthorizer(apiKeys: configuration.apiKeys)
+        self.authorizer = PublishAuthorizer(apiKeys: configuration.apiKeys, trustedProxies: configuration.trustedProxies)
         self.metrics = metrics
         self.role = role
     }

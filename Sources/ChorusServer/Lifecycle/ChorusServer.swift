@@ -204,6 +204,14 @@ public final class ChorusServer: Service, Sendable {
                 "max_connections_per_ip": "\(self.configuration.maxConnectionsPerIP.map(String.init) ?? "off")",
             ]
         )
+        if self.configuration.apiKeys.isEmpty && !self.configuration.trustedProxies.isEmpty {
+            self.logger.warning(
+                """
+                publishing needs no API key from loopback clients, and a trusted proxy is set: only requests whose \
+                X-Forwarded-For names a loopback client may publish; set --api-key to publish through the proxy
+                """
+            )
+        }
         if access.tokens == nil && self.configuration.allowedOrigins.isEmpty {
             self.logger.warning(
                 "WebSocket connections are open to everyone: set --jwt-secret or --jwt-public-key, or --allowed-origin"

@@ -23,6 +23,7 @@ public struct ChorusMetrics: Sendable {
     let deliveredBytes: Counter
     let slowConsumerDrops: Counter
     let slowConsumerDisconnects: Counter
+    let pongsReplaced: Counter
     let outboundPendingBytes: Gauge
     let poolAcquired: Counter
     let poolHits: Counter
@@ -148,6 +149,13 @@ public struct ChorusMetrics: Sendable {
             descriptor: .named(
                 "chorus_slow_consumer_disconnects_total",
                 help: "Subscribers closed with 1008 for going over their pending-bytes limit (policy disconnect)."
+            )
+        )
+        self.pongsReplaced = r.makeCounter(
+            descriptor: .named(
+                "chorus_pongs_replaced_total",
+                help: "Pongs not sent because a newer ping's pong took their place while the connection's writes were "
+                    + "waiting (RFC 6455 5.5.3)."
             )
         )
         self.outboundPendingBytes = r.makeGauge(
