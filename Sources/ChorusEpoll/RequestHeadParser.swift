@@ -39,13 +39,16 @@ package enum RequestHeadParser {
                 requestLine[(firstSpace + 1)..<secondSpace].allSatisfy({ $0 > 0x20 && $0 < 0x7F })
             else { return .unsupported }
             let fieldsStart = lines.start
+            var sawContentLength = false
             while let line = lines.next() {
                 guard let field = Self.field(line), field.name.allSatisfy(Self.isTokenByte),
                     line[field.name.endIndex...].allSatisfy(Self.isFieldValueByte)
                 else { return .unsupported }
-                // A request with a body is not an upgrade; the HTTP side reads bodies.
-                if ASCII.equalsIgnoringCase(field.name, "content-length") && !field.value.elementsEqual("0".utf8) {
-                    return .unsupported
+                // A request with a body is not an upgrade; the HTTP side reads bodies, and refuses a repeated
+                // length (NIO's decoder does, even when both say 0).
+                if ASCII.equalsIgnoringCase(field.name, "content-length") {
+                    guard !sawContentLength, field.value.elementsEqual("0".utf8) else { return .unsupported }
+                    sawContentLength = true
                 }
                 if ASCII.equalsIgnoringCase(field.name, "transfer-encoding") { return .unsupported }
             }

@@ -99,6 +99,7 @@ struct RequestHeadParserTests {
             "GET /ws/caf\u{E9} HTTP/1.1\r\nHost: x\r\n\r\n",
             "GET /ws/a HTTP/1.1\r\nX(y): v\r\n\r\n",
             "GET /ws/a HTTP/1.1\r\nX: a\u{01}b\r\n\r\n",
+            "GET /ws/a HTTP/1.1\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n",
         ]
         for text in cases {
             #expect(self.parse(text) == .unsupported, "\(text.debugDescription)")
