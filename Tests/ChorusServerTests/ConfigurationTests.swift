@@ -1,6 +1,7 @@
 import ChorusCore
 import ChorusRedis
 import ChorusServer
+import Foundation
 import Logging
 import NIOCore
 import Testing
@@ -41,7 +42,7 @@ struct ConfigurationTests {
             "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024", "CHORUS_TRANSPORT": "nio",
             "CHORUS_MAX_QUEUED_PUBLISHES": "77", "CHORUS_MAX_CONTROL_FRAMES_PER_SECOND": "7",
         ]
-        #expect(Set(environment.keys) == Set(ServerConfiguration.environmentVariables.map(\.name)))
+        #expect(Set(environment.keys) == Set(ServerConfiguration.settings.map(\.variable)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
         let resolvable = environment.filter { $0.key != "CHORUS_JWT_PUBLIC_KEY" }
         let fromEnvironment = try ServerConfiguration.resolve(environment: resolvable, flags: [])
@@ -134,6 +135,70 @@ struct ConfigurationTests {
             } catch {
                 #expect(error.description.contains(mention), "\(error.description)")
             }
+        }
+    }
+
+    @Test("each setting is declared once, and its default is the configuration's own, shown as the parser reads it")
+    func declarations() throws {
+        let settings = ServerConfiguration.settings
+        #expect(Set(settings.map(\.flag)).count == settings.count)
+        #expect(Set(settings.map(\.variable)).count == settings.count)
+        #expect(settings.allSatisfy { $0.variable.hasPrefix("CHORUS_") && !$0.help.hasSuffix(".") })
+        #expect(settings.filter { $0.form == .list }.map(\.flag) == ["api-key", "allowed-origin", "trusted-proxy"])
+        #expect(
+            settings.filter { $0.form == .toggle }.map(\.flag)
+                == ["client-publish", "redis-pattern", "require-redis", "compression"]
+        )
+        let defaults = Dictionary(uniqueKeysWithValues: settings.map { ($0.flag, $0.defaultValue) })
+        #expect(defaults["port"] == .value("8080") && defaults["max-message-bytes"] == .value("65536"))
+        #expect(defaults["ping-interval"] == .value("30s") && defaults["close-timeout"] == .value("5s"))
+        #expect(defaults["max-control-frames-per-second"] == .value("100"))
+        #expect(defaults["compression"] == .words("on") && defaults["client-publish"] == .words("off"))
+        #expect(defaults["api-key"] == .words("none") && defaults["allowed-origin"] == .words("any"))
+        #expect(defaults["slow-consumer"] == .value("disconnect") && defaults["log-level"] == .value("info"))
+        #expect(defaults["event-loops"] == .words("number of cores"))
+        // A default shown as a value reads back as that same value.
+        for setting in settings {
+            guard case .value(let text) = setting.defaultValue else { continue }
+            var configuration = ServerConfiguration()
+            setting.clear(in: &configuration)
+            try setting.apply(text, to: &configuration)
+            #expect(setting.value(in: configuration) == .value(text), "\(setting.flag)")
+        }
+        let help = try #require(ServerConfiguration.setting("max-message-bytes")).helpText
+        #expect(
+            help
+                == "Largest message in bytes: inbound closes with 1009, publish gets 413 (default: 65536; env CHORUS_MAX_MESSAGE_BYTES)."
+        )
+        let listHelp = try #require(ServerConfiguration.setting("trusted-proxy")).helpText
+        #expect(listHelp.hasSuffix("(default: none; env CHORUS_TRUSTED_PROXY, comma-separated)."))
+    }
+
+    @Test("README's configuration table lists exactly the declared settings, with their variables and defaults")
+    func readmeTable() throws {
+        let root = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appending(path: "README.md"), encoding: .utf8)
+        let lines = readme.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex(of: "## Configuration"), "README.md has no ## Configuration")
+        let section = lines[(start + 1)...].prefix { !$0.hasPrefix("## ") }
+        // The first three cells of each row: flag, variable, default (the meaning is the README's own prose).
+        let documented = section.filter { $0.hasPrefix("| `--") }.map { line in
+            line.dropFirst(2).components(separatedBy: " | ").prefix(3).map { String($0) }
+        }
+        let declared = ServerConfiguration.settings.map(\.tableRow)
+        func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " | …" }
+        for index in 0..<max(documented.count, declared.count) {
+            let found = index < documented.count ? documented[index] : nil
+            let expected = index < declared.count ? declared[index] : nil
+            guard found != expected else { continue }
+            Issue.record(
+                """
+                README.md's configuration table, row \(index + 1):
+                  README:   \(found.map(row) ?? "(no row)")
+                  declared: \(expected.map(row) ?? "(no setting; remove the row)")
+                """
+            )
         }
     }
 }

@@ -3,8 +3,9 @@ import ChorusRedis
 import Logging
 import NIOCore
 
-/// Everything an operator can set. Every field has a default; `CHORUS_*` environment variables
-/// (`ServerConfiguration+Environment.swift`) and command-line flags override them, flags winning.
+/// Everything an operator can set. Every field has a default; `CHORUS_*` environment variables and command-line
+/// flags override them, flags winning. Each setting is declared once, in `settings`
+/// (`ServerConfiguration+Settings.swift`).
 ///
 /// Public only as far as the allocation gates in `Benchmarks/` need (address, loops, transport); the rest is
 /// package API.
@@ -137,7 +138,9 @@ public struct ServerConfiguration: Sendable {
         guard self.maxControlFramesPerSecond >= 0, self.maxControlFramesPerSecond <= Int(UInt16.max) else {
             throw ConfigurationError("max-control-frames-per-second must be 0 (no limit) to 65535")
         }
-        guard self.compressionMinBytes >= 0 else { throw ConfigurationError("compression-min-bytes must not be negative") }
+        guard self.compressionMinBytes >= 0 else {
+            throw ConfigurationError("compression-min-bytes must not be negative")
+        }
         guard self.readBufferBytes >= 64 else { throw ConfigurationError("read-buffer-bytes must be at least 64") }
         for (value, name) in [
             (self.pingInterval, "ping-interval"), (self.handshakeTimeout, "handshake-timeout"),
