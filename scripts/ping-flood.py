@@ -127,15 +127,16 @@ def run(binary: str, mode: str, pings: int, seconds: float, limit_mb: float) -> 
         flooder = upgrade(port, rcvbuf=4096)
         flooder.settimeout(0.05)
         batch = PING * 500
-        sent = 0
+        sent_bytes = 0  # of the whole flood; a send may take part of a batch, the rest goes next
         largest_rss = largest_pending = 0
         start = time.monotonic()
         next_tick = start
         closed_by_server = False
-        while sent < pings and time.monotonic() - start < seconds:
+        # The limited run floods until the server hangs up (or time runs out); the unlimited one sends PINGS.
+        while (mode == "limited" or sent_bytes < pings * len(PING)) and time.monotonic() - start < seconds:
+            offset = sent_bytes % len(batch)
             try:
-                flooder.send(batch)
-                sent += 500
+                sent_bytes += flooder.send(memoryview(batch)[offset:])
             except socket.timeout:
                 pass
             except OSError:
@@ -148,6 +149,7 @@ def run(binary: str, mode: str, pings: int, seconds: float, limit_mb: float) -> 
                 if published % 10 == 0:
                     largest_pending = max(largest_pending, scrape(port)["chorus_outbound_pending_bytes"])
         elapsed = time.monotonic() - start
+        sent = sent_bytes // len(PING)
         largest_rss = max(largest_rss, rss_kb(server.pid))
         metrics = scrape(port)
         largest_pending = max(largest_pending, metrics["chorus_outbound_pending_bytes"])
