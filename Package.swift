@@ -89,6 +89,8 @@ let package = Package(
             name: "chorus",
             dependencies: [
                 "ChorusServer",
+                // mallopt, which Swift's Glibc module lacks (see Chorus.returnLargeBuffersToTheSystem).
+                "CEpoll",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 #ifdef __linux__
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "CEpoll.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -48,4 +49,6 @@ long chorus_sendv(int fd, const void *const *bases, const unsigned long *lengths
     struct msghdr message = {.msg_iov = vectors, .msg_iovlen = (size_t)count};
     return syscall(SYS_sendmsg, fd, &message, MSG_NOSIGNAL);
 }
+
+int chorus_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 #endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CEpoll
 import ChorusServer
 import Logging
 import ServiceLifecycle
@@ -63,6 +64,7 @@ struct Chorus: AsyncParsableCommand {
     @Option(setting: "compression-min-bytes") var compressionMinBytes: String?
 
     func run() async throws {
+        Self.returnLargeBuffersToTheSystem()
         let configuration: ServerConfiguration
         do {
             configuration = try self.resolveConfiguration(environment: Self.environment())
@@ -89,6 +91,17 @@ struct Chorus: AsyncParsableCommand {
     /// Defaults, then the environment, then flags.
     func resolveConfiguration(environment: [String: String]) throws(ConfigurationError) -> ServerConfiguration {
         try ServerConfiguration.resolve(environment: environment, flags: self.settingFlags)
+    }
+
+    /// Makes glibc serve allocations of 32 KiB and more (inbound messages being assembled, large published frames)
+    /// with mmap, so they go back to the system when freed. With glibc's default (128 KiB, raised as it sees large
+    /// frees) a burst of large messages left its pages in the heap: 1,000 aborted 60 KB messages kept ~25 MB
+    /// resident for good (19.5 MB at start, 44 MB after), which `malloc_trim` did not give back; with this, 20.5
+    /// MB. Small allocations (frames of small messages, blocks, requests) are unaffected.
+    static func returnLargeBuffersToTheSystem() {
+        #if os(Linux)
+            _ = chorus_set_mmap_threshold(32 * 1024)
+        #endif
     }
 
     static func environment() -> [String: String] {

@@ -26,6 +26,10 @@ long chorus_sendv(int fd, const void *const *bases, const unsigned long *lengths
 
 #define CHORUS_SENDV_MAX 64
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): glibc serves allocations of at least `bytes` with mmap (given back to the
+/// system when freed). 1 on success, 0 on failure.
+int chorus_set_mmap_threshold(int bytes);
+
 static const uint32_t CHORUS_EPOLLIN = 0x001;
 static const uint32_t CHORUS_EPOLLOUT = 0x004;
 static const uint32_t CHORUS_EPOLLERR = 0x008;
