@@ -12,8 +12,9 @@ let package = Package(
     products: [
         .executable(name: "chorus", targets: ["chorus"]),
         .executable(name: "chorus-bench", targets: ["chorus-bench"]),
-        // For the separate Benchmarks/ package (package-benchmark needs a package of its own): the entry points
-        // it calls are `public`, everything else stays `package`. See Benchmarks/root-public-api.patch.
+        // For the separate Benchmarks/ package (package-benchmark needs a package of its own; its allocation gates
+        // depend on these two products by path): the entry points it calls are `public`, everything else stays
+        // `package`.
         .library(name: "ChorusCore", targets: ["ChorusCore"]),
         .library(name: "ChorusServer", targets: ["ChorusServer"]),
     ],
@@ -51,7 +52,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The few Linux declarations Swift's Glibc module lacks: epoll, eventfd, accept4, send(MSG_NOSIGNAL).
+        // The few Linux declarations Swift's Glibc module lacks: epoll, eventfd, accept4, send(MSG_NOSIGNAL), mallopt.
         .target(name: "CEpoll"),
         // The lean Linux transport (`--transport epoll`): epoll loops that are NIO event loops, so the engine's
         // hub and shards run on them unchanged; per-connection records beside the slab, no Channel per socket.

@@ -12,9 +12,20 @@
 
 int chorus_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-int chorus_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+int chorus_epoll_add(int epfd, int fd, uint32_t events, uint64_t data) {
     struct epoll_event event = {.events = events, .data = {.u64 = data}};
-    return epoll_ctl(epfd, op, fd, &event);
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int chorus_epoll_modify(int epfd, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event event = {.events = events, .data = {.u64 = data}};
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event);
+}
+
+// Linux before 2.6.9 wanted a non-null event even for EPOLL_CTL_DEL; one costs nothing.
+int chorus_epoll_delete(int epfd, int fd) {
+    struct epoll_event event = {0};
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event);
 }
 
 int chorus_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int max, int timeout_ms) {

@@ -69,7 +69,7 @@
                 Glibc.close(epollFD)
                 throw EpollError.system("eventfd", errno)
             }
-            guard chorus_epoll_ctl(epollFD, 1, wakeFD, CHORUS_EPOLLIN, Self.wakeToken) == 0 else {
+            guard chorus_epoll_add(epollFD, wakeFD, CHORUS_EPOLLIN, Self.wakeToken) == 0 else {
                 Glibc.close(epollFD)
                 Glibc.close(wakeFD)
                 throw EpollError.system("epoll_ctl", errno)
@@ -115,17 +115,17 @@
 
         /// Registers `fd` for `events` with `token` (EPOLL_CTL_ADD). Call on the loop.
         package func register(_ fd: Int32, events: UInt32, token: UInt64) -> Bool {
-            chorus_epoll_ctl(self.epollFD, 1, fd, events, token) == 0
+            chorus_epoll_add(self.epollFD, fd, events, token) == 0
         }
 
         /// Changes what `fd` is watched for (EPOLL_CTL_MOD). Call on the loop.
         package func modify(_ fd: Int32, events: UInt32, token: UInt64) {
-            _ = chorus_epoll_ctl(self.epollFD, 3, fd, events, token)
+            _ = chorus_epoll_modify(self.epollFD, fd, events, token)
         }
 
         /// Stops watching `fd` (EPOLL_CTL_DEL); closing a descriptor also does this.
         package func deregister(_ fd: Int32) {
-            _ = chorus_epoll_ctl(self.epollFD, 2, fd, 0, 0)
+            _ = chorus_epoll_delete(self.epollFD, fd)
         }
 
         /// Hands an accepted socket to this loop, from any thread: one array append under the lock and at most

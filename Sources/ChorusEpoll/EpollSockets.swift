@@ -2,7 +2,7 @@
     import Glibc
     import NIOCore
 
-    /// The few socket calls the epoll transport makes outside its loop: binding listeners, naming peers.
+    /// The few socket calls the epoll transport makes outside its loop: binding the listener, naming peers.
     package enum EpollSockets {
         /// A non-blocking listening socket on `address` with SO_REUSEADDR (a restart need not wait out TIME_WAIT).
         /// Not SO_REUSEPORT: a second server on the same port must fail to start ("address in use"), not

@@ -22,8 +22,9 @@
         package init() {}
     }
 
-    /// One epoll loop's connections: its listening socket, requests being read, and upgraded connections, whose
-    /// records sit in an array beside the shard's slab. It is the `ConnectionSink` of all of them.
+    /// One epoll loop's connections: the listening socket (on the first loop only), requests being read, and
+    /// upgraded connections, whose records sit in an array beside the shard's slab. It is the `ConnectionSink` of
+    /// all of them.
     ///
     /// Loop-confined: created, used and dropped on its `EpollEventLoop`.
     package final class EpollTransport: EpollReadinessHandler, ConnectionSink {

@@ -5,7 +5,7 @@ import Testing
 
 @testable import ChorusServer
 
-// NIO only: the epoll transport has no pipeline (its records are checked in EpollTransportTests).
+// NIO only: the epoll transport has no pipeline (its 32-byte connection record is checked in CorkedWritesTests).
 @Suite("The upgraded connection's pipeline", .enabled(if: TestServer.transport == .nio))
 struct LeanPipelineTests {
     @Test("after the upgrade only the WebSocket handler is left, on a small fixed receive buffer")

@@ -9,8 +9,12 @@
 
 /// epoll_create1(EPOLL_CLOEXEC); -1 and errno on failure.
 int chorus_epoll_create(void);
-/// Adds (op 1), modifies (op 3) or deletes (op 2) `fd` with `events` and `data`. 0 or -1 and errno.
-int chorus_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// epoll_ctl(EPOLL_CTL_ADD): watches `fd` for `events`, reported with `data`. 0, or -1 and errno.
+int chorus_epoll_add(int epfd, int fd, uint32_t events, uint64_t data);
+/// epoll_ctl(EPOLL_CTL_MOD): changes the `events` and `data` of a watched `fd`. 0, or -1 and errno.
+int chorus_epoll_modify(int epfd, int fd, uint32_t events, uint64_t data);
+/// epoll_ctl(EPOLL_CTL_DEL): stops watching `fd`. 0, or -1 and errno.
+int chorus_epoll_delete(int epfd, int fd);
 /// Waits up to `timeout_ms` (-1: forever) for at most `max` events; writes each event's data and flags to
 /// the two arrays. Returns the count, or -1 and errno (EINTR included).
 int chorus_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int max, int timeout_ms);

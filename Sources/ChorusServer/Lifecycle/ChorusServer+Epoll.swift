@@ -5,8 +5,9 @@
     import NIOCore
 
     extension ChorusServer {
-        /// Binds one listener per epoll loop on the main port (SO_REUSEPORT: the kernel spreads connections over
-        /// the loops) and starts each loop's transport. With port 0 the first listener picks the port.
+        /// Binds one listening socket on the main port (SO_REUSEADDR, not SO_REUSEPORT: see `EpollSockets.listen`)
+        /// and starts each loop's transport; the first loop's transport accepts, handing the sockets to every loop
+        /// in turn. With port 0 the kernel picks the port, read back from the socket.
         func startEpoll(access: AccessControl, initializer: ChannelInitializer) async throws -> MainListener {
             let policy = UpgradePolicy(configuration: self.configuration, hub: self.hub, state: self.state, access: access)
             let frontDoor = EpollUpgradeFrontDoor(

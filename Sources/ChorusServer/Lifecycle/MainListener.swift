@@ -9,7 +9,8 @@ enum MainListener: Sendable {
     /// NIO's server channel.
     case nio(any Channel)
     #if os(Linux)
-        /// One SO_REUSEPORT listener per epoll loop, owned by that loop's transport.
+        /// One listening socket (not SO_REUSEPORT), watched by the first loop's transport, which hands accepted
+        /// sockets to every loop in turn; closing asks each transport to stop listening.
         case epoll(address: SocketAddress, transports: [NIOLoopBound<EpollTransport>])
     #endif
 
