@@ -9,7 +9,7 @@
         /// Requests slower than this to send a complete head are closed.
         package var handshakeTimeout: TimeAmount = .seconds(10)
         /// A request head larger than this is handed to the HTTP side, which refuses it (431).
-        package var maxHeadBytes = 8192
+        package var maxHeadBytes = 16 * 1024
         /// SO_SNDBUF for accepted sockets, or nil for the kernel's default.
         package var socketSendBufferBytes: Int?
         /// Pending outbound bytes past which a connection counts as not writable (slow consumer); it turns

@@ -183,7 +183,7 @@ struct AbuseTests {
         }
     }
 
-    /// 9 KB, 70 KB and 95 KB headers and 10,000 header lines: never "at capacity", whatever the size.
+    /// 17 KB, 70 KB and 95 KB headers and 10,000 header lines: never "at capacity", whatever the size.
     @Test("oversized heads get 431 and close, each counted once as header_too_large; others are unaffected")
     func oversizedHeads() async throws {
         try await TestServer.with { server in
@@ -192,7 +192,7 @@ struct AbuseTests {
                 "GET /ws/live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: \(TestWebSocket.sampleKey)\r\nSec-WebSocket-Version: 13\r\n"
             let heads = [
-                ("9 KB", upgrade + "X-Big: \(String(repeating: "a", count: 9 * 1024))\r\n\r\n"),
+                ("17 KB", upgrade + "X-Big: \(String(repeating: "a", count: 17 * 1024))\r\n\r\n"),
                 ("70 KB", upgrade + "X-Big: \(String(repeating: "b", count: 70 * 1024))\r\n\r\n"),
                 ("95 KB", upgrade + "X-Big: \(String(repeating: "c", count: 95 * 1024))\r\n\r\n"),
                 ("10,000 lines", upgrade + (0..<10_000).map { "X-Line-\($0): v\r\n" }.joined() + "\r\n"),
@@ -215,6 +215,13 @@ struct AbuseTests {
                 #expect(try await server.publish("live", "after \(index)").status == 200)
                 #expect(try await listener.nextMessage().text == "after \(index)")
             }
+            // A head under the limit (a browser with a 12 KB cookie) still upgrades, on either transport.
+            let cookie = try await TestWebSocket.connect(
+                port: server.port,
+                path: "/ws/live",
+                extraHeaders: ["Cookie: session=\(String(repeating: "d", count: 12 * 1024))"]
+            )
+            await cookie.close()
             // The metric counts each once, and a new client still upgrades.
             let metrics = try await httpRequest(port: server.port, "GET", "/metrics")
             #expect(metrics.body.contains(#"chorus_handshakes_rejected_total{reason="header_too_large"} 4"#))

@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 
 /// Builds each accepted connection's pipeline: NIO's HTTP/1 server handlers, the WebSocket upgrader and the
-/// router. After an upgrade all of them leave and one `WebSocketConnectionHandler` remains.
+/// `HTTPConnectionHandler`. After an upgrade all of them leave and one `WebSocketConnectionHandler` remains.
 struct ChannelInitializer: Sendable {
     let configuration: ServerConfiguration
     let hub: Hub
@@ -38,8 +38,9 @@ struct ChannelInitializer: Sendable {
     }
 
     /// The largest request head the server reads. NIO's decoder refuses a head whose header fields go over it
-    /// (431, `HTTPRouter`); the epoll transport hands a head longer than it to this side, which refuses it too.
-    static let maxRequestHeadBytes = 8 * 1024
+    /// (431, `HTTPConnectionHandler`); the epoll transport hands a head longer than it to this side, which refuses
+    /// it too.
+    static let maxRequestHeadBytes = 16 * 1024
 
     /// NIO's decoder limits: header fields over `maxRequestHeadBytes` raise `HTTPParserError.headerOverflow`.
     static var decoderLimits: NIOHTTPDecoderLimitConfiguration {
@@ -58,14 +59,9 @@ struct ChannelInitializer: Sendable {
             state: self.state,
             access: self.access
         )
-        let router = HTTPRouter(
-            hub: self.hub,
-            state: self.state,
-            configuration: self.configuration,
-            metrics: self.metrics,
-            role: .main
-        )
-        // No NIO error handler (it answers every parser error 400 with an empty body): `HTTPRouter` answers them.
+        let http = self.httpHandler(role: .main)
+        // No NIO error handler (it answers every parser error 400 with an empty body): `HTTPConnectionHandler`
+        // answers them.
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (
                 upgraders: [WebSocketUpgrader(policy: policy, handedOff: handedOff)], completionHandler: { _ in }
@@ -74,7 +70,7 @@ struct ChannelInitializer: Sendable {
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: Self.decoderLimits
         )
-        try channel.pipeline.syncOperations.addHandler(router)
+        try channel.pipeline.syncOperations.addHandler(http)
     }
 
     /// The pipeline of the optional metrics listener: plain HTTP/1, no upgrades.
@@ -84,14 +80,17 @@ struct ChannelInitializer: Sendable {
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: Self.decoderLimits
         )
-        try channel.pipeline.syncOperations.addHandler(
-            HTTPRouter(
-                hub: self.hub,
-                state: self.state,
-                configuration: self.configuration,
-                metrics: self.metrics,
-                role: .metricsOnly
-            )
+        try channel.pipeline.syncOperations.addHandler(self.httpHandler(role: .metricsOnly))
+    }
+
+    private func httpHandler(role: HTTPRouter.Role) -> HTTPConnectionHandler {
+        let router = HTTPRouter(
+            hub: self.hub,
+            state: self.state,
+            configuration: self.configuration,
+            metrics: self.metrics,
+            role: role
         )
+        return HTTPConnectionHandler(router: router, state: self.state, configuration: self.configuration)
     }
 }
