@@ -29,7 +29,7 @@ struct LeanPipelineTests {
                     has(HTTPServerProtocolErrorHandler.self)
                     has(HTTPServerUpgradeHandler.self)
                     has(NIOHTTPResponseHeadersValidator.self)
-                    has(HTTPRouter.self)
+                    has(HTTPConnectionHandler.self)
                     let allocator = try? handler.channel?.syncOptions?.getOption(.recvAllocator)
                     if let fixed = allocator as? FixedSizeRecvByteBufferAllocator {
                         found.append("recv:\(fixed.capacity)")

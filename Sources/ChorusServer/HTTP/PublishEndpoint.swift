@@ -1,0 +1,104 @@
+import ChorusCore
+import NIOCore
+import NIOHTTP1
+
+/// `POST /publish/{channel}`: from an assembled request to its answer. Checks run cheapest and most certain
+/// first (the channel name, then who may publish, then the body), and nothing reaches the hub unless all pass.
+struct PublishEndpoint {
+    let hub: Hub
+    let state: ServerState
+    let authorizer: PublishAuthorizer
+
+    /// The answer to publishing `body` on `name`. Completes on `eventLoop` and never fails: a failed publish
+    /// is answered too.
+    func answer(
+        _ head: HTTPRequestHead,
+        channel name: Substring,
+        body: ByteBuffer,
+        peer: SocketAddress?,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<HTTPAnswer> {
+        let channel: ChannelName
+        do {
+            channel = try ChannelName(validating: name)
+        } catch {
+            return eventLoop.makeSucceededFuture(HTTPAnswer(HTTPRejection(.badRequest, error.reason)))
+        }
+        if let rejection = self.authorizer.check(head.headers, peer: peer) {
+            return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+        }
+        let opcode = Self.opcode(forContentType: head.headers.first(name: "content-type"))
+        if opcode == .text {
+            var validator = UTF8Validator()
+            guard validator.feed(body), validator.isAtCharacterBoundary else {
+                let rejection = HTTPRejection(.badRequest, "text body is not valid UTF-8")
+                return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+            }
+        }
+        guard self.state.isAccepting else {
+            // Shutdown has begun: subscribers here are being closed, so the message would reach nobody; another
+            // instance can take it. The connection ends with the answer, so the retry goes elsewhere.
+            let rejection = HTTPRejection(
+                .serviceUnavailable,
+                "server is shutting down; retry on another instance",
+                headers: [("Retry-After", "1")]
+            )
+            return eventLoop.makeSucceededFuture(HTTPAnswer(rejection, closeAfter: true))
+        }
+        let hub = self.hub
+        return hub.broadcast(body, opcode: opcode, to: channel, source: .http, on: eventLoop)
+            .map { reached in HTTPAnswer(status: .ok, json: Self.success(reached, channel: channel)) }
+            .recover { error in HTTPAnswer(Self.failure(error, clustered: hub.clusterBus != nil)) }
+    }
+
+    /// The 200 answer to a publish: `delivered` on a single node; in cluster mode `clustered` and either the
+    /// nodes Redis handed it to (`nodes`), or, with Redis down, the local subscribers it reached (`delivered`).
+    static func success(_ reached: PublishResult, channel: ChannelName) -> String {
+        switch reached {
+        case .delivered(let count):
+            #"{"channel":"\#(channel.value)","delivered":\#(count)}"#
+        case .clustered(let receivers):
+            #"{"channel":"\#(channel.value)","clustered":true,"nodes":\#(receivers)}"#
+        case .localOnly(let count):
+            #"{"channel":"\#(channel.value)","clustered":false,"delivered":\#(count)}"#
+        }
+    }
+
+    /// The answer to a publish that failed.
+    static func failure(_ error: any Error, clustered: Bool) -> HTTPRejection {
+        if let overloaded = error as? PublishOverloaded {
+            // Nothing went out anywhere: retrying later is safe.
+            var rejection = HTTPRejection(
+                .serviceUnavailable,
+                "overloaded: an event loop has \(overloaded.limit) publishes waiting; retry later"
+            )
+            rejection.headers.append(("Retry-After", "1"))
+            return rejection
+        }
+        if clustered {
+            // Handed to Redis, then the connection dropped: it may or may not have gone out, so it was not
+            // delivered locally either (a retry must not reach anyone twice).
+            return HTTPRejection(.serviceUnavailable, "cluster publish failed; it may not have been delivered")
+        }
+        return HTTPRejection(.internalServerError, "publish failed")
+    }
+
+    /// `text/*` and `application/json` are delivered as text frames; anything else as binary.
+    static func opcode(forContentType contentType: String?) -> WebSocketOpcode {
+        guard let contentType else { return .binary }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[...].first ?? ""
+        let normalized = mediaType.trimmingSpaces().lowercased()
+        return normalized.hasPrefix("text/") || normalized == "application/json" ? .text : .binary
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingSpaces() -> Substring {
+        let trimmedStart = self.drop { $0 == " " || $0 == "\t" }
+        var end = trimmedStart.endIndex
+        while end > trimmedStart.startIndex, [" ", "\t"].contains(trimmedStart[trimmedStart.index(before: end)]) {
+            end = trimmedStart.index(before: end)
+        }
+        return Substring(trimmedStart[..<end])
+    }
+}
