@@ -4,7 +4,8 @@ import NIOCore
 /// The front door of the engine: encodes each published message once and hands the same frame to every
 /// shard, with one `execute` per event loop (never one task per subscriber).
 ///
-/// Any source may publish (HTTP, a client, later the cluster bus); all of them go through `publish`.
+/// HTTP and client publishes come in through `broadcast`, which hands them to the cluster bus in cluster mode and
+/// to `publish` otherwise; the bus hands what Redis delivers to `publish` on every node.
 public final class Hub: Sendable {
     /// One shard per event loop, in the group's order.
     package let shards: [NIOLoopBound<Shard>]

@@ -1,4 +1,5 @@
-/// Where a published message came from (a metric label later).
+/// Where a published message came from: the `source` label of `chorus_messages_published_total` and
+/// `chorus_publishes_overloaded_total`.
 public enum PublishSource: Int, CaseIterable, Sendable {
     /// `POST /publish/{channel}`.
     case http

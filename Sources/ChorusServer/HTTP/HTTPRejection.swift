@@ -1,6 +1,7 @@
 import NIOHTTP1
 
-/// Why a handshake was refused, from a closed set (a metric label later).
+/// Why a handshake (or a request the HTTP parser refused) was refused, from a closed set: the `reason` label of
+/// `chorus_handshakes_rejected_total`.
 package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
     case badRequest
     case unauthorized

@@ -14,7 +14,7 @@ import NIOHTTP1
 /// `WebSocketConnectionHandler` (NIO's own upgrader would leave a frame encoder, decoder and error handler).
 ///
 /// A refused request fails `buildUpgradeResponse` with an `HTTPRejection`; NIO then passes the request on
-/// as plain HTTP and `HTTPRouter` answers with that rejection's status and reason.
+/// as plain HTTP and `HTTPConnectionHandler` answers with that rejection's status and reason.
 ///
 /// One upgrader serves one connection (`ChannelInitializer` makes one per channel): the policy's decision is
 /// kept from `buildUpgradeResponse` to `upgrade`, so the token is verified once.
