@@ -312,17 +312,26 @@ extension Setting.Parser where Value == RedisURL? {
     }
 }
 
+extension Setting.Parser where Value: CustomStringConvertible {
+    /// A value `make` builds from the text, shown as its description; `expected` says what a refused text should
+    /// have looked like.
+    fileprivate static func made(by make: @escaping @Sendable (String) -> Value?, expected: String) -> Self {
+        Self(
+            parse: { (text: String) throws(ConfigurationError) -> Value in
+                guard let value = make(text) else { throw ConfigurationError(expected) }
+                return value
+            },
+            render: { .value($0.description) }
+        )
+    }
+}
+
 extension Setting.Parser where Value == OriginPattern {
     /// `https://app.example.com` or `*.example.com`.
     fileprivate static var origin: Self {
-        Self(
-            parse: { (text: String) throws(ConfigurationError) -> Value in
-                guard let pattern = OriginPattern(text) else {
-                    throw ConfigurationError("expected an origin such as https://app.example.com or *.example.com")
-                }
-                return pattern
-            },
-            render: { .value($0.description) }
+        .made(
+            by: { OriginPattern($0) },
+            expected: "expected an origin such as https://app.example.com or *.example.com"
         )
     }
 }
@@ -330,14 +339,9 @@ extension Setting.Parser where Value == OriginPattern {
 extension Setting.Parser where Value == IPNetwork {
     /// An address or a CIDR block, IPv4 or IPv6.
     fileprivate static var network: Self {
-        Self(
-            parse: { (text: String) throws(ConfigurationError) -> Value in
-                guard let network = IPNetwork(text) else {
-                    throw ConfigurationError("expected an address or CIDR block such as 10.0.0.0/8 or fd00::/8")
-                }
-                return network
-            },
-            render: { .value($0.description) }
+        .made(
+            by: { IPNetwork($0) },
+            expected: "expected an address or CIDR block such as 10.0.0.0/8 or fd00::/8"
         )
     }
 }
