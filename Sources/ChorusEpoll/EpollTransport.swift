@@ -443,10 +443,17 @@
             let compressed = self.records[Int(slot)].deflateWindowBits != 0
             let inflater = compressed ? self.shard.inflater : nil
             var decoder = self.activeDecoders.removeValue(forKey: slot) ?? self.makeDecoder(compressed: compressed)
+            var connection = Connection(transport: self, slot: slot)
             while let event = decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
                 // `consume`: the event's buffer must be let go before the decoder's buffers return to the pool
                 // (a buffer still shared there is replaced by a fresh allocation).
-                self.handle(consume event, slot: slot, id: id)
+                ConnectionEngine.handle(
+                    consume event,
+                    id: id,
+                    shard: self.shard,
+                    hub: self.hub,
+                    connection: &connection
+                )
                 guard self.records[Int(slot)].isInUse, self.records[Int(slot)].generation == id.generation else {
                     // Gone while handling the event: the decoder's buffers go back to the pool.
                     decoder.releaseBuffers(to: self.shard.pool)
@@ -465,87 +472,6 @@
             // RSV1 marks a compressed message (RFC 7692 §6).
             if compressed { decoder.allowedReservedBits = 0x40 }
             return decoder
-        }
-
-        private func handle(_ event: InboundEvent, slot: UInt32, id: ConnectionID) {
-            switch event {
-            case .text(let message):
-                guard self.records[Int(slot)].machine.isOpen else { return }
-                if self.records[Int(slot)].isEcho {
-                    self.echo(message, opcode: .text, id: id, slot: slot)
-                } else if let close = SubscriberCommands.apply(
-                    message,
-                    id: id,
-                    shard: self.shard,
-                    hub: self.hub,
-                    grant: self.grants[slot]
-                ) {
-                    self.close(slot: slot, code: close.code, reason: close.reason, because: close.cause)
-                }
-            case .binary(let message):
-                guard self.records[Int(slot)].machine.isOpen else { return }
-                if self.records[Int(slot)].isEcho {
-                    self.echo(message, opcode: .binary, id: id, slot: slot)
-                } else {
-                    self.close(
-                        slot: slot,
-                        code: .unsupportedData,
-                        reason: "binary messages are not accepted",
-                        because: .protocolError
-                    )
-                }
-            case .ping(let payload):
-                guard self.records[Int(slot)].machine.isOpen else { return }
-                // A pong is "unwritten" while the queue it would wait behind has bytes, or once this turn has
-                // corked a few for the connection already (they are written when the turn ends).
-                let waiting =
-                    self.records[Int(slot)].pending != nil
-                    || self.records[Int(slot)].corkedPongs >= Self.maxCorkedPongs
-                switch self.shard.pingReceived(id, pongWaiting: waiting) {
-                case .write:
-                    self.records[Int(slot)].corkedPongs += 1
-                    self.send(FrameEncoder.pong(payload: payload, allocator: self.allocator), slot: slot)
-                case .replaceWaiting:
-                    self.waitingPongs[slot] = FrameEncoder.pong(payload: payload, allocator: self.allocator)
-                case .none:
-                    break
-                }
-            case .pong:
-                self.shard.pongReceived(id)
-            case .close(let code, _):
-                switch self.records[Int(slot)].machine.peerClosed() {
-                case .echoThenCloseSocket:
-                    self.records[Int(slot)].closeReason = code == CloseCode.goingAway.rawValue ? .goingAway : .normal
-                    self.shard.markClosing(id)
-                    let echo = FrameEncoder.closeEcho(code: code, allocator: self.allocator)
-                    self.sendThenClose(echo, slot: slot)
-                case .closeSocket:
-                    self.connectionGone(slot: slot)
-                case .ignore:
-                    break
-                }
-            case .failure(let code, let reason):
-                guard self.records[Int(slot)].machine.closeRequested() else {
-                    self.connectionGone(slot: slot)
-                    return
-                }
-                // The peer broke the protocol: say why, then close without waiting for its answer.
-                self.records[Int(slot)].closeReason = CloseReason(failure: code)
-                self.shard.markClosing(id)
-                self.sendThenClose(
-                    FrameEncoder.close(code: code, reason: reason, allocator: self.allocator),
-                    slot: slot
-                )
-            }
-        }
-
-        /// The echo endpoint's answer, written through the shard like the NIO transport's.
-        private func echo(_ message: ByteBuffer, opcode: WebSocketOpcode, id: ConnectionID, slot: UInt32) {
-            let frame = Frame(opcode: opcode, payload: message, allocator: self.allocator)
-            let compressed =
-                self.records[Int(slot)].deflateWindowBits != 0
-                ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
-            self.shard.deliver(frame, compressed: compressed, toConnection: id)
         }
 
         // MARK: Writing
@@ -809,15 +735,16 @@
         }
 
         package func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
-            let index = Int(slot)
-            guard self.records[index].isInUse, self.records[index].machine.closeRequested() else { return }
-            self.records[index].closeReason = cause
-            self.shard.markClosing(self.id(slot))
-            self.send(FrameEncoder.close(code: code, reason: reason, allocator: self.allocator), slot: slot)
-            guard self.records[index].isInUse else { return }
-            // Wait for the peer's close frame, but not forever (the entry is skipped if the connection goes first).
-            let key = UInt64(self.records[index].generation) << 32 | UInt64(slot)
-            self.closeDeadlines.add(key, deadline: .now() + self.shard.settings.closeTimeout)
+            guard self.records[Int(slot)].isInUse else { return }
+            var connection = Connection(transport: self, slot: slot)
+            ConnectionEngine.close(
+                code: code,
+                reason: reason,
+                because: cause,
+                id: self.id(slot),
+                shard: self.shard,
+                connection: &connection
+            )
         }
 
         package func pendingOutboundBytes(slot: UInt32) -> Int {
@@ -830,6 +757,64 @@
 
         package func recordBytes(slot: UInt32) -> Int {
             MemoryLayout<EpollConnection>.stride
+        }
+
+        /// One connection as `ConnectionEngine` sees it: its record and side tables, and this transport to carry
+        /// actions out (corked or queued writes, a close deadline, release).
+        private struct Connection: ConnectionActions {
+            let transport: EpollTransport
+            let slot: UInt32
+
+            var machine: WebSocketConnectionStateMachine {
+                get { self.transport.records[Int(self.slot)].machine }
+                nonmutating set { self.transport.records[Int(self.slot)].machine = newValue }
+            }
+
+            var closeReason: CloseReason? {
+                get { self.transport.records[Int(self.slot)].closeReason }
+                nonmutating set { self.transport.records[Int(self.slot)].closeReason = newValue }
+            }
+
+            var isEcho: Bool { self.transport.records[Int(self.slot)].isEcho }
+            var grant: ChannelGrant? { self.transport.grants[self.slot] }
+            var deflateWindowBits: UInt8 { self.transport.records[Int(self.slot)].deflateWindowBits }
+            var allocator: ByteBufferAllocator { self.transport.allocator }
+
+            /// A pong is "unwritten" while the queue it would wait behind has bytes, or once this turn has corked a
+            /// few for the connection already (they are written when the turn ends).
+            var pongMustWait: Bool {
+                self.transport.records[Int(self.slot)].pending != nil
+                    || self.transport.records[Int(self.slot)].corkedPongs >= EpollTransport.maxCorkedPongs
+            }
+
+            func writePong(_ pong: ByteBuffer) {
+                self.transport.records[Int(self.slot)].corkedPongs += 1
+                self.transport.send(pong, slot: self.slot)
+            }
+
+            func holdPong(_ pong: ByteBuffer) {
+                self.transport.waitingPongs[self.slot] = pong
+            }
+
+            func write(_ frame: ByteBuffer) {
+                self.transport.send(frame, slot: self.slot)
+            }
+
+            func awaitPeerClose() {
+                let index = Int(self.slot)
+                guard self.transport.records[index].isInUse else { return }
+                // The entry is skipped if the connection goes first.
+                let key = UInt64(self.transport.records[index].generation) << 32 | UInt64(self.slot)
+                self.transport.closeDeadlines.add(key, deadline: .now() + self.transport.shard.settings.closeTimeout)
+            }
+
+            func writeThenCloseSocket(_ frame: ByteBuffer) {
+                self.transport.sendThenClose(frame, slot: self.slot)
+            }
+
+            func closeSocket() {
+                self.transport.connectionGone(slot: self.slot)
+            }
         }
     }
 

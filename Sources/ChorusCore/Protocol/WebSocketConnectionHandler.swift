@@ -139,66 +139,10 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         var input = Self.unwrapInboundIn(data)
         self.shard.touch(id)
         let inflater = self.deflateWindowBits != 0 ? self.shard.inflater : nil
+        var connection = Connection(handler: self, context: context)
         while let event = self.decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
-            self.handle(event, id: id, context: context)
+            ConnectionEngine.handle(event, id: id, shard: self.shard, hub: self.hub, connection: &connection)
             if self.machine.state == .closed || self.machine.state == .closingByPeer { break }
-        }
-    }
-
-    private func handle(_ event: InboundEvent, id: ConnectionID, context: ChannelHandlerContext) {
-        switch event {
-        case .text(let message):
-            guard self.machine.isOpen else { return }
-            switch self.mode {
-            case .subscriber: self.handleControlMessage(message, id: id)
-            case .echo: self.echo(message, opcode: .text, id: id, context: context)
-            }
-        case .binary(let message):
-            guard self.machine.isOpen else { return }
-            switch self.mode {
-            case .subscriber:
-                self.close(code: .unsupportedData, reason: "binary messages are not accepted", because: .protocolError)
-            case .echo:
-                self.echo(message, opcode: .binary, id: id, context: context)
-            }
-        case .ping(let payload):
-            guard self.machine.isOpen else { return }
-            switch self.shard.pingReceived(id, pongWaiting: self.pongInFlight) {
-            case .write:
-                self.writePong(FrameEncoder.pong(payload: payload, allocator: context.channel.allocator), context)
-            case .replaceWaiting:
-                self.waitingPong = FrameEncoder.pong(payload: payload, allocator: context.channel.allocator)
-            case .none:
-                break
-            }
-        case .pong:
-            self.shard.pongReceived(id)
-        case .close(let code, _):
-            switch self.machine.peerClosed() {
-            case .echoThenCloseSocket:
-                self.closeReason = code == CloseCode.goingAway.rawValue ? .goingAway : .normal
-                self.shard.markClosing(id)
-                let echo = FrameEncoder.closeEcho(code: code, allocator: context.channel.allocator)
-                context.writeAndFlush(Self.wrapOutboundOut(echo)).assumeIsolated().whenComplete { _ in
-                    context.close(promise: nil)
-                }
-            case .closeSocket:
-                context.close(promise: nil)
-            case .ignore:
-                break
-            }
-        case .failure(let code, let reason):
-            guard self.machine.closeRequested() else {
-                context.close(promise: nil)
-                return
-            }
-            // The peer broke the protocol: say why, then close without waiting for its answer.
-            self.closeReason = CloseReason(failure: code)
-            self.shard.markClosing(id)
-            let frame = FrameEncoder.close(code: code, reason: reason, allocator: context.channel.allocator)
-            context.writeAndFlush(Self.wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
         }
     }
 
@@ -214,28 +158,6 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             self.writePong(next, context)
         }
         context.writeAndFlush(Self.wrapOutboundOut(pong), promise: written)
-    }
-
-    private func handleControlMessage(_ message: ByteBuffer, id: ConnectionID) {
-        if let close = SubscriberCommands.apply(message, id: id, shard: self.shard, hub: self.hub, grant: self.grant) {
-            self.close(code: close.code, reason: close.reason, because: close.cause)
-        }
-    }
-
-    /// Sends a message back the way a broadcast goes out: encoded once into a `Frame` (a copy, since the decoder
-    /// reuses `message`), then written and flushed by the shard, subject to the slow-consumer policy.
-    private func echo(
-        _ message: ByteBuffer,
-        opcode: WebSocketOpcode,
-        id: ConnectionID,
-        context: ChannelHandlerContext
-    ) {
-        let frame = Frame(opcode: opcode, payload: message, allocator: context.channel.allocator)
-        // With permessage-deflate every echo is compressed, whatever its size: the conformance cases then
-        // exercise compression at every size, and kosoku (the Autobahn runner) fails a case when an echo on a
-        // compressed connection comes back uncompressed, although RFC 7692 allows that.
-        let compressed = self.deflateWindowBits != 0 ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
-        self.shard.deliver(frame, compressed: compressed, toConnection: id)
     }
 
     /// Releases everything the connection holds, exactly once.
@@ -274,14 +196,74 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     }
 
     private func close(code: CloseCode, reason: String, because cause: CloseReason) {
-        guard let context = self.context, self.machine.closeRequested() else { return }
-        self.closeReason = cause
-        if let id = self.id { self.shard.markClosing(id) }
-        let frame = FrameEncoder.close(code: code, reason: reason, allocator: context.channel.allocator)
-        context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
-        // Wait for the peer's close frame, but not forever.
-        self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.shard.settings.closeTimeout) {
-            context.close(promise: nil)
+        guard let context = self.context, let id = self.id else { return }
+        var connection = Connection(handler: self, context: context)
+        ConnectionEngine.close(
+            code: code,
+            reason: reason,
+            because: cause,
+            id: id,
+            shard: self.shard,
+            connection: &connection
+        )
+    }
+
+    /// The connection as `ConnectionEngine` sees it: the handler's state, and its pipeline to carry actions out.
+    private struct Connection: ConnectionActions {
+        let handler: WebSocketConnectionHandler
+        let context: ChannelHandlerContext
+
+        var machine: WebSocketConnectionStateMachine {
+            get { self.handler.machine }
+            nonmutating set { self.handler.machine = newValue }
+        }
+
+        var closeReason: CloseReason? {
+            get { self.handler.closeReason }
+            nonmutating set { self.handler.closeReason = newValue }
+        }
+
+        var isEcho: Bool {
+            switch self.handler.mode {
+            case .echo: true
+            case .subscriber: false
+            }
+        }
+
+        var grant: ChannelGrant? { self.handler.grant }
+        var deflateWindowBits: UInt8 { self.handler.deflateWindowBits }
+        var pongMustWait: Bool { self.handler.pongInFlight }
+        var allocator: ByteBufferAllocator { self.context.channel.allocator }
+
+        func writePong(_ pong: ByteBuffer) {
+            self.handler.writePong(pong, self.context)
+        }
+
+        func holdPong(_ pong: ByteBuffer) {
+            self.handler.waitingPong = pong
+        }
+
+        func write(_ frame: ByteBuffer) {
+            self.context.writeAndFlush(WebSocketConnectionHandler.wrapOutboundOut(frame), promise: nil)
+        }
+
+        func awaitPeerClose() {
+            let context = self.context
+            self.handler.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(
+                in: self.handler.shard.settings.closeTimeout
+            ) {
+                context.close(promise: nil)
+            }
+        }
+
+        func writeThenCloseSocket(_ frame: ByteBuffer) {
+            let context = self.context
+            let written = context.writeAndFlush(WebSocketConnectionHandler.wrapOutboundOut(frame))
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+
+        func closeSocket() {
+            self.context.close(promise: nil)
         }
     }
 }

@@ -1,0 +1,125 @@
+import NIOCore
+
+/// What a connection does with each decoded event and with a close the server starts, decided once for both
+/// transports: they carry the decisions out through `ConnectionActions`.
+///
+/// Inlined into each transport, so the call is specialized for its `ConnectionActions`: no existential, nothing
+/// allocated per event beyond the frames it encodes.
+package enum ConnectionEngine {
+    /// Acts on one event the decoder produced for connection `id` of `shard`.
+    @inlinable
+    package static func handle(
+        _ event: InboundEvent,
+        id: ConnectionID,
+        shard: Shard,
+        hub: Hub,
+        connection: inout some ConnectionActions
+    ) {
+        switch event {
+        case .text(let message):
+            guard connection.machine.isOpen else { return }
+            if connection.isEcho {
+                Self.echo(message, opcode: .text, id: id, shard: shard, connection: &connection)
+            } else if let close = SubscriberCommands.apply(
+                message,
+                id: id,
+                shard: shard,
+                hub: hub,
+                grant: connection.grant
+            ) {
+                Self.close(
+                    code: close.code,
+                    reason: close.reason,
+                    because: close.cause,
+                    id: id,
+                    shard: shard,
+                    connection: &connection
+                )
+            }
+        case .binary(let message):
+            guard connection.machine.isOpen else { return }
+            if connection.isEcho {
+                Self.echo(message, opcode: .binary, id: id, shard: shard, connection: &connection)
+            } else {
+                Self.close(
+                    code: .unsupportedData,
+                    reason: "binary messages are not accepted",
+                    because: .protocolError,
+                    id: id,
+                    shard: shard,
+                    connection: &connection
+                )
+            }
+        case .ping(let payload):
+            guard connection.machine.isOpen else { return }
+            switch shard.pingReceived(id, pongWaiting: connection.pongMustWait) {
+            case .write:
+                connection.writePong(FrameEncoder.pong(payload: payload, allocator: connection.allocator))
+            case .replaceWaiting:
+                connection.holdPong(FrameEncoder.pong(payload: payload, allocator: connection.allocator))
+            case .none:
+                break
+            }
+        case .pong:
+            shard.pongReceived(id)
+        case .close(let code, _):
+            switch connection.machine.peerClosed() {
+            case .echoThenCloseSocket:
+                connection.closeReason = code == CloseCode.goingAway.rawValue ? .goingAway : .normal
+                shard.markClosing(id)
+                connection.writeThenCloseSocket(FrameEncoder.closeEcho(code: code, allocator: connection.allocator))
+            case .closeSocket:
+                connection.closeSocket()
+            case .ignore:
+                break
+            }
+        case .failure(let code, let reason):
+            guard connection.machine.closeRequested() else {
+                connection.closeSocket()
+                return
+            }
+            // The peer broke the protocol: say why, then close without waiting for its answer.
+            connection.closeReason = CloseReason(failure: code)
+            shard.markClosing(id)
+            connection.writeThenCloseSocket(
+                FrameEncoder.close(code: code, reason: reason, allocator: connection.allocator)
+            )
+        }
+    }
+
+    /// Starts a close from our side (a refused command, idle, slow consumer, shutdown, token expiry): the close
+    /// frame, then a wait for the peer's answer. Nothing when the connection is already closing.
+    @inlinable
+    package static func close(
+        code: CloseCode,
+        reason: String,
+        because cause: CloseReason,
+        id: ConnectionID,
+        shard: Shard,
+        connection: inout some ConnectionActions
+    ) {
+        guard connection.machine.closeRequested() else { return }
+        connection.closeReason = cause
+        shard.markClosing(id)
+        connection.write(FrameEncoder.close(code: code, reason: reason, allocator: connection.allocator))
+        connection.awaitPeerClose()
+    }
+
+    /// Sends a message back the way a broadcast goes out: encoded once into a `Frame` (a copy, since the decoder
+    /// reuses `message`), then written by the shard, subject to the slow-consumer policy.
+    @inlinable
+    static func echo(
+        _ message: ByteBuffer,
+        opcode: WebSocketOpcode,
+        id: ConnectionID,
+        shard: Shard,
+        connection: inout some ConnectionActions
+    ) {
+        let frame = Frame(opcode: opcode, payload: message, allocator: connection.allocator)
+        // With permessage-deflate every echo is compressed, whatever its size: the conformance cases then
+        // exercise compression at every size, and kosoku (the Autobahn runner) fails a case when an echo on a
+        // compressed connection comes back uncompressed, although RFC 7692 allows that.
+        let compressed = connection.deflateWindowBits != 0 ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
+        _ = shard.deliver(frame, compressed: compressed, toConnection: id)
+    }
+}
