@@ -206,6 +206,15 @@ struct AccessUnitTests {
         }
     }
 
+    @Test("a socket peer's address reads as its text does (IPv4, IPv6, IPv4-mapped)")
+    func socketAddress() throws {
+        for text in ["127.0.0.1", "203.0.113.9", "::1", "2001:db8::8:1", "::ffff:10.0.0.7"] {
+            let address = try SocketAddress(ipAddress: text, port: 80)
+            #expect(IPAddress(address) == IPAddress(text), "\(text)")
+        }
+        #expect(IPAddress(try SocketAddress(ipAddress: "127.0.0.1", port: 1))?.isLoopback == true)
+    }
+
     @Test("chorus token: exp is a whole second, never before now + ttl; a ttl that is not positive is refused")
     func tokenSigner() async throws {
         #expect(throws: ConfigurationError.self) { try TokenSigner.lifetime("0") }

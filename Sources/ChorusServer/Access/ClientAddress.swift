@@ -15,7 +15,7 @@ package enum ClientAddress {
         headers: HTTPHeaders,
         trustedProxies: [IPNetwork]
     ) -> IPAddress? {
-        guard let text = peer?.ipAddress, var client = IPAddress(text) else { return nil }
+        guard let peer, var client = IPAddress(peer) else { return nil }
         guard !trustedProxies.isEmpty, Self.isTrusted(client, trustedProxies) else { return client }
         // Several headers are one list, in order (RFC 9110, 5.3).
         let hops = headers[canonicalForm: "x-forwarded-for"]

@@ -82,15 +82,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             self.refuse(rejection, context: context)
         case .route(let head, let route, let body):
             let peer = context.channel.remoteAddress
-            self.router.answer(head, route, body: body, peer: peer, on: context.eventLoop)
-                .assumeIsolated()
-                .whenComplete { result in
-                    switch result {
-                    case .success(let answer): self.write(answer, context: context)
-                    // Endpoints answer their failures; should one not, the connection must not wait for its timer.
-                    case .failure: context.close(promise: nil)
-                    }
-                }
+            self.router.answer(head, route, body: body, peer: peer, on: context.eventLoop) { answer in
+                self.write(answer, context: context)
+            }
         }
     }
 

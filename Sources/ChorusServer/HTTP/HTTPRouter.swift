@@ -35,26 +35,26 @@ struct HTTPRouter {
         self.role = role
     }
 
-    /// The answer to a complete request; `body` is collected for publish only. Completes on `eventLoop` and never
-    /// fails.
+    /// Hands the answer to a complete request to `respond`, on `eventLoop`: at once, or when the endpoint has it
+    /// (a publish once fanned out, a scrape once rendered). `body` is collected for publish only.
     func answer(
         _ head: HTTPRequestHead,
         _ route: Route,
         body: ByteBuffer?,
         peer: SocketAddress?,
-        on eventLoop: any EventLoop
-    ) -> EventLoopFuture<HTTPAnswer> {
+        on eventLoop: any EventLoop,
+        _ respond: @escaping (HTTPAnswer) -> Void
+    ) {
         let route = self.served(route)
         guard route.allowedMethods.contains(head.method) || route == .notFound else {
             let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
-            let rejection = HTTPRejection(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)])
-            return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+            return respond(HTTPAnswer(HTTPRejection(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)])))
         }
         switch route {
         case .health:
-            return eventLoop.makeSucceededFuture(HTTPAnswer(status: .ok, json: #"{"status":"ok"}"#))
+            respond(HTTPAnswer(status: .ok, json: #"{"status":"ok"}"#))
         case .readiness:
-            return eventLoop.makeSucceededFuture(self.readiness())
+            respond(self.readiness())
         case .webSocket, .echo:
             self.state.countRejection(.badRequest)
             let rejection = HTTPRejection(
@@ -62,18 +62,23 @@ struct HTTPRouter {
                 "this endpoint only accepts WebSocket upgrades",
                 headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
             )
-            return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+            respond(HTTPAnswer(rejection))
         case .publish(let name):
-            return self.publish.answer(head, channel: name, body: body ?? ByteBuffer(), peer: peer, on: eventLoop)
+            self.publish.answer(head, channel: name, body: body ?? ByteBuffer(), peer: peer, on: eventLoop, respond)
         case .metrics:
             if let rejection = self.metricsAuthorizer.check(head.headers) {
-                return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+                return respond(HTTPAnswer(rejection))
             }
-            return self.metrics.render(on: eventLoop)
-                .map { HTTPAnswer(status: .ok, contentType: MetricsExporter.contentType, body: $0) }
-                .recover { _ in HTTPAnswer(HTTPRejection(.internalServerError, "metrics unavailable")) }
+            self.metrics.render(on: eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let text):
+                    respond(HTTPAnswer(status: .ok, contentType: MetricsExporter.contentType, body: text))
+                case .failure:
+                    respond(HTTPAnswer(HTTPRejection(.internalServerError, "metrics unavailable")))
+                }
+            }
         case .notFound:
-            return eventLoop.makeSucceededFuture(HTTPAnswer(HTTPRejection(.notFound, "not found")))
+            respond(HTTPAnswer(HTTPRejection(.notFound, "not found")))
         }
     }
 

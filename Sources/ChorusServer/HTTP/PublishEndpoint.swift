@@ -9,30 +9,31 @@ struct PublishEndpoint {
     let state: ServerState
     let authorizer: PublishAuthorizer
 
-    /// The answer to publishing `body` on `name`. Completes on `eventLoop` and never fails: a failed publish
-    /// is answered too.
+    /// Publishes `body` on `name` and hands the answer to `respond`, on `eventLoop` (at once when the request is
+    /// refused, once the hub has fanned it out otherwise). Every publish is answered, a failed one too. A callback,
+    /// not a chain of futures: each `map` or `recover` would cost the publish path a promise and a closure.
     func answer(
         _ head: HTTPRequestHead,
         channel name: Substring,
         body: ByteBuffer,
         peer: SocketAddress?,
-        on eventLoop: any EventLoop
-    ) -> EventLoopFuture<HTTPAnswer> {
+        on eventLoop: any EventLoop,
+        _ respond: @escaping (HTTPAnswer) -> Void
+    ) {
         let channel: ChannelName
         do {
             channel = try ChannelName(validating: name)
         } catch {
-            return eventLoop.makeSucceededFuture(HTTPAnswer(HTTPRejection(.badRequest, error.reason)))
+            return respond(HTTPAnswer(HTTPRejection(.badRequest, error.reason)))
         }
         if let rejection = self.authorizer.check(head.headers, peer: peer) {
-            return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+            return respond(HTTPAnswer(rejection))
         }
         let opcode = Self.opcode(forContentType: head.headers.first(name: "content-type"))
         if opcode == .text {
             var validator = UTF8Validator()
             guard validator.feed(body), validator.isAtCharacterBoundary else {
-                let rejection = HTTPRejection(.badRequest, "text body is not valid UTF-8")
-                return eventLoop.makeSucceededFuture(HTTPAnswer(rejection))
+                return respond(HTTPAnswer(HTTPRejection(.badRequest, "text body is not valid UTF-8")))
             }
         }
         guard self.state.isAccepting else {
@@ -43,12 +44,17 @@ struct PublishEndpoint {
                 "server is shutting down; retry on another instance",
                 headers: [("Retry-After", "1")]
             )
-            return eventLoop.makeSucceededFuture(HTTPAnswer(rejection, closeAfter: true))
+            return respond(HTTPAnswer(rejection, closeAfter: true))
         }
-        let hub = self.hub
-        return hub.broadcast(body, opcode: opcode, to: channel, source: .http, on: eventLoop)
-            .map { reached in HTTPAnswer(status: .ok, json: Self.success(reached, channel: channel)) }
-            .recover { error in HTTPAnswer(Self.failure(error, clustered: hub.clusterBus != nil)) }
+        let clustered = self.hub.clusterBus != nil
+        self.hub.broadcast(body, opcode: opcode, to: channel, source: .http, on: eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let reached): respond(HTTPAnswer(status: .ok, json: Self.success(reached, channel: channel)))
+                case .failure(let error): respond(HTTPAnswer(Self.failure(error, clustered: clustered)))
+                }
+            }
     }
 
     /// The 200 answer to a publish: `delivered` on a single node; in cluster mode `clustered` and either the
