@@ -436,33 +436,23 @@
             }
         }
 
-        /// Decodes `input` and acts on every event, until it is used up or the connection stops reading.
+        /// Hands `input` to the engine with the connection's decoder (kept only while a frame or message is
+        /// partly received).
         private func consume(_ input: inout ByteBuffer, slot: UInt32) {
             let id = self.id(slot)
-            self.shard.touch(id)
-            let compressed = self.records[Int(slot)].deflateWindowBits != 0
-            let inflater = compressed ? self.shard.inflater : nil
-            var decoder = self.activeDecoders.removeValue(forKey: slot) ?? self.makeDecoder(compressed: compressed)
-            var connection = Connection(transport: self, slot: slot)
-            while let event = decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
-                // `consume`: the event's buffer must be let go before the decoder's buffers return to the pool
-                // (a buffer still shared there is replaced by a fresh allocation).
-                ConnectionEngine.handle(
-                    consume event,
-                    id: id,
-                    shard: self.shard,
-                    hub: self.hub,
-                    connection: &connection
-                )
-                guard self.records[Int(slot)].isInUse, self.records[Int(slot)].generation == id.generation else {
-                    // Gone while handling the event: the decoder's buffers go back to the pool.
-                    decoder.releaseBuffers(to: self.shard.pool)
-                    return
-                }
-                let state = self.records[Int(slot)].machine.state
-                if state == .closed || state == .closingByPeer { break }
-            }
-            if !decoder.isIdle || decoder.bufferedCapacity > 0 {
+            var decoder =
+                self.activeDecoders.removeValue(forKey: slot)
+                ?? self.makeDecoder(compressed: self.records[Int(slot)].deflateWindowBits != 0)
+            var connection = Connection(transport: self, slot: slot, generation: id.generation)
+            ConnectionEngine.received(
+                &input,
+                decoder: &decoder,
+                id: id,
+                shard: self.shard,
+                hub: self.hub,
+                connection: &connection
+            )
+            if !connection.isReleased, !decoder.isIdle || decoder.bufferedCapacity > 0 {
                 self.activeDecoders[slot] = decoder
             }
         }
@@ -736,7 +726,7 @@
 
         package func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
             guard self.records[Int(slot)].isInUse else { return }
-            var connection = Connection(transport: self, slot: slot)
+            var connection = Connection(transport: self, slot: slot, generation: self.records[Int(slot)].generation)
             ConnectionEngine.close(
                 code: code,
                 reason: reason,
@@ -764,6 +754,12 @@
         private struct Connection: ConnectionActions {
             let transport: EpollTransport
             let slot: UInt32
+            let generation: UInt32
+
+            var isReleased: Bool {
+                !self.transport.records[Int(self.slot)].isInUse
+                    || self.transport.records[Int(self.slot)].generation != self.generation
+            }
 
             var machine: WebSocketConnectionStateMachine {
                 get { self.transport.records[Int(self.slot)].machine }

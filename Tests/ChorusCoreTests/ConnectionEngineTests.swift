@@ -21,6 +21,7 @@ private struct RecordingConnection: ConnectionActions {
     var grant: ChannelGrant?
     var deflateWindowBits: UInt8 = 0
     var pongMustWait = false
+    var isReleased = false
     var allocator = ByteBufferAllocator()
     var actions: [Action] = []
 

@@ -19,6 +19,9 @@ package protocol ConnectionActions {
     var deflateWindowBits: UInt8 { get }
     /// True while an answer to a ping must wait: an earlier pong is not written yet (RFC 6455 §5.5.3).
     var pongMustWait: Bool { get }
+    /// True once the connection was released (its socket closed and its block given back) while handling an
+    /// event: the engine stops decoding and returns the decoder's buffers.
+    var isReleased: Bool { get }
     /// Allocates the frames the engine encodes (pongs, close frames, echoes).
     var allocator: ByteBufferAllocator { get }
 

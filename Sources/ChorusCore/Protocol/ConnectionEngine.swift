@@ -6,6 +6,34 @@ import NIOCore
 /// Inlined into each transport, so the call is specialized for its `ConnectionActions`: no existential, nothing
 /// allocated per event beyond the frames it encodes.
 package enum ConnectionEngine {
+    /// Decodes the bytes a connection read and acts on every event, until `input` is used up or the connection
+    /// stops reading (closing, or released while handling an event). `decoder` is the connection's: it keeps a
+    /// partly received frame or message between calls, and its buffers go back to the pool if the connection is
+    /// released meanwhile.
+    @inlinable
+    package static func received(
+        _ input: inout ByteBuffer,
+        decoder: inout InboundFrameDecoder,
+        id: ConnectionID,
+        shard: Shard,
+        hub: Hub,
+        connection: inout some ConnectionActions
+    ) {
+        shard.touch(id)
+        let inflater = connection.deflateWindowBits != 0 ? shard.inflater : nil
+        while let event = decoder.next(from: &input, pool: shard.pool, inflater: inflater) {
+            // `consume`: the event's buffer must be let go before the decoder's buffers return to the pool (a
+            // buffer still shared there is replaced by a fresh allocation).
+            Self.handle(consume event, id: id, shard: shard, hub: hub, connection: &connection)
+            guard !connection.isReleased else {
+                decoder.releaseBuffers(to: shard.pool)
+                return
+            }
+            let state = connection.machine.state
+            if state == .closed || state == .closingByPeer { return }
+        }
+    }
+
     /// Acts on one event the decoder produced for connection `id` of `shard`.
     @inlinable
     package static func handle(

@@ -137,12 +137,20 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let id = self.id else { return }
         var input = Self.unwrapInboundIn(data)
-        self.shard.touch(id)
-        let inflater = self.deflateWindowBits != 0 ? self.shard.inflater : nil
         var connection = Connection(handler: self, context: context)
-        while let event = self.decoder.next(from: &input, pool: self.shard.pool, inflater: inflater) {
-            ConnectionEngine.handle(event, id: id, shard: self.shard, hub: self.hub, connection: &connection)
-            if self.machine.state == .closed || self.machine.state == .closingByPeer { break }
+        // Out of the handler while the engine uses it: a release during an event must not touch it.
+        var decoder = self.decoder
+        self.decoder = InboundFrameDecoder(maxMessageBytes: decoder.maxMessageBytes)
+        ConnectionEngine.received(
+            &input,
+            decoder: &decoder,
+            id: id,
+            shard: self.shard,
+            hub: self.hub,
+            connection: &connection
+        )
+        if !connection.isReleased {
+            self.decoder = decoder
         }
     }
 
@@ -233,6 +241,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         var grant: ChannelGrant? { self.handler.grant }
         var deflateWindowBits: UInt8 { self.handler.deflateWindowBits }
         var pongMustWait: Bool { self.handler.pongInFlight }
+        var isReleased: Bool { self.handler.id == nil }
         var allocator: ByteBufferAllocator { self.context.channel.allocator }
 
         func writePong(_ pong: ByteBuffer) {
