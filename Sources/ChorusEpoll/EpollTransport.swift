@@ -63,13 +63,14 @@
         private var waitingPongs: [UInt32: ByteBuffer] = [:]
         /// Token permissions of connections that have a token (none without tokens), by slot.
         private var grants: [UInt32: ChannelGrant] = [:]
-        /// What the front door wants back when a connection goes, for connections that have something (only
-        /// with a per-address limit), by slot.
-        private var releaseContexts: [UInt32: AnyObject] = [:]
+        /// The admission places of connections that hold one of their own (only with a per-address limit), by slot;
+        /// the others hold `sharedPlaces`, the same for all.
+        private var ownPlaces: [UInt32: AdmissionPlaces] = [:]
+        private var sharedPlaces: AdmissionPlaces?
         /// One read buffer for every socket of the loop.
         private var scratch: ByteBuffer
-        /// The loop's one buffer for 101 answers: the front door writes each into it and it is sent at once, so
-        /// an upgrade allocates no buffer of its own (only what the kernel does not take is copied and queued).
+        /// The loop's one buffer for 101 answers: each is written into it and sent at once, so an upgrade
+        /// allocates no buffer of its own (only what the kernel does not take is copied and queued).
         private var upgradeResponse: ByteBuffer
         /// Frames given to connections this turn, written when the loop is about to wait.
         @exclusivity(unchecked) private var corked = CorkedWrites()
@@ -278,27 +279,29 @@
                 // same.
                 self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .headTooLarge)
             case .complete(let layout):
-                guard let admission = self.admit(fd: fd, layout: layout) else {
-                    self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .notAdmitted)
-                    return
+                switch self.decide(fd: fd, layout: layout) {
+                case .upgrade(let ticket):
+                    self.handshakes[fd] = nil
+                    self.scratch.moveReaderIndex(forwardBy: layout.length)
+                    self.upgrade(fd: fd, ticket: ticket, leftover: &self.scratch)
+                case .refuse(let refusal):
+                    self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .refused(refusal))
+                case nil:
+                    self.handOff(fd: fd, buffer: self.copyOfScratch(), reason: .notAnUpgrade)
                 }
-                self.handshakes[fd] = nil
-                self.scratch.moveReaderIndex(forwardBy: layout.length)
-                self.upgrade(fd: fd, admission: admission, leftover: &self.scratch)
             }
         }
 
-        /// Asks the front door about the complete head in the scratch buffer, read where it lies. A head without
-        /// `Upgrade: websocket` goes to the HTTP side without asking (the front door checks the rest).
-        private func admit(fd: Int32, layout: RequestHeadLayout) -> EpollAdmission? {
-            self.upgradeResponse.clear()
+        /// Asks the front door about the complete head in the scratch buffer, read where it lies; nil for a head
+        /// without `Upgrade: websocket`, which goes to the HTTP side without asking (the front door checks the rest).
+        private func decide(fd: Int32, layout: RequestHeadLayout) -> EpollUpgradeDecision? {
             // A copy that shares the scratch's storage, gone when this returns: the upgrade then writes to the
             // scratch without copying it.
             let scratch = self.scratch
             return scratch.withUnsafeReadableBytes { bytes in
                 let head = RequestHeadView(bytes: bytes, layout: layout)
                 guard HandshakeValidator.containsToken("websocket", in: "upgrade", head) else { return nil }
-                return self.frontDoor.admit(head, fd: fd, response: &self.upgradeResponse)
+                return self.frontDoor.admit(head, fd: fd)
             }
         }
 
@@ -340,7 +343,7 @@
 
         // MARK: Upgraded connections
 
-        private func upgrade(fd: Int32, admission: EpollAdmission, leftover: inout ByteBuffer) {
+        private func upgrade(fd: Int32, ticket: AdmissionTicket, leftover: inout ByteBuffer) {
             let id = self.shard.register(self)
             let slot = Int(id.index)
             while self.records.count <= slot {
@@ -349,10 +352,14 @@
             var record = EpollConnection()
             record.fd = fd
             record.generation = id.generation
-            record.isEcho = admission.isEcho
-            if let grant = admission.grant { self.grants[id.index] = grant }
-            if let context = admission.releaseContext { self.releaseContexts[id.index] = context }
-            if let deflate = admission.deflate {
+            record.wireProtocol = ticket.wireProtocol
+            if let grant = ticket.grant { self.grants[id.index] = grant }
+            if ticket.places.own != nil {
+                self.ownPlaces[id.index] = ticket.places
+            } else if self.sharedPlaces == nil {
+                self.sharedPlaces = ticket.places
+            }
+            if let deflate = ticket.deflate {
                 record.deflateWindowBits = deflate.serverMaxWindowBits
                 self.shard.setDeflateWindowBits(id, deflate.serverMaxWindowBits)
                 self.hub.compressionConnectionOpened()
@@ -363,13 +370,15 @@
                 events: CHORUS_EPOLLIN | CHORUS_EPOLLRDHUP,
                 token: Self.connectionToken(slot: id.index, generation: id.generation)
             )
+            self.upgradeResponse.clear()
+            ticket.answer.write(into: &self.upgradeResponse)
             self.sendUpgradeResponse(slot: id.index)
             guard self.records[slot].isInUse else { return }
-            for channel in admission.channels {
+            for channel in ticket.channels {
                 // The upgrade policy already checked the count against the limit.
                 _ = self.shard.subscribe(id, to: channel)
             }
-            if let expiry = admission.tokenExpiry { self.shard.setTokenExpiry(id, expiry) }
+            if let expiry = ticket.tokenExpiry { self.shard.setTokenExpiry(id, expiry) }
             if leftover.readableBytes > 0, self.records[slot].isInUse {
                 self.consume(&leftover, slot: id.index)
             }
@@ -705,13 +714,14 @@
             }
             let reason = self.records[index].closeReason ?? .error
             let compressed = self.records[index].deflateWindowBits != 0
-            let context = self.releaseContexts.removeValue(forKey: slot)
+            let places = self.ownPlaces.removeValue(forKey: slot) ?? self.sharedPlaces
             self.grants.removeValue(forKey: slot)
             self.waitingPongs.removeValue(forKey: slot)
             self.records[index] = EpollConnection()
             self.shard.release(id, reason: reason)
             if compressed { self.hub.compressionConnectionClosed() }
-            self.frontDoor.connectionReleased(context)
+            guard let places else { preconditionFailure("Internal inconsistency: a connection without admission places") }
+            places.release()
         }
 
         // MARK: ConnectionSink
@@ -771,7 +781,7 @@
                 nonmutating set { self.transport.records[Int(self.slot)].closeReason = newValue }
             }
 
-            var isEcho: Bool { self.transport.records[Int(self.slot)].isEcho }
+            var wireProtocol: WireProtocol { self.transport.records[Int(self.slot)].wireProtocol }
             var grant: ChannelGrant? { self.transport.grants[self.slot] }
             var deflateWindowBits: UInt8 { self.transport.records[Int(self.slot)].deflateWindowBits }
             var allocator: ByteBufferAllocator { self.transport.allocator }

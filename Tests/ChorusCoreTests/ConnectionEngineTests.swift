@@ -17,7 +17,7 @@ private struct RecordingConnection: ConnectionActions {
 
     var machine = WebSocketConnectionStateMachine()
     var closeReason: CloseReason?
-    var isEcho = false
+    var wireProtocol = WireProtocol.native
     var grant: ChannelGrant?
     var deflateWindowBits: UInt8 = 0
     var pongMustWait = false
@@ -117,7 +117,7 @@ struct ConnectionEngineTests {
     @Test("echo mode sends text and binary messages back through the shard, with no action")
     func echo() {
         var connection = RecordingConnection()
-        connection.isEcho = true
+        connection.wireProtocol = .echo
         self.handle(.text(ByteBuffer(string: "hi")), &connection)
         self.handle(.binary(ByteBuffer(bytes: [7])), &connection)
         #expect(connection.actions.isEmpty)

@@ -148,7 +148,7 @@ struct ProtocolEdgeTests {
             }
             // Every offender's subscription is gone: only the bystander is left on the server.
             #expect(try await server.subscriberCount("offender") == 0)
-            #expect(server.server.hub.reservedConnections == 1)
+            #expect(server.server.state.capacity.taken == 1)
             await bystander.close()
         }
     }

@@ -8,7 +8,11 @@ package struct ChannelList: Sequence, Equatable, Sendable, ExpressibleByArrayLit
     package init() {}
 
     package init(arrayLiteral elements: ChannelName...) {
-        for element in elements { self.appendIfAbsent(element) }
+        self.init(elements)
+    }
+
+    package init(_ channels: some Sequence<ChannelName>) {
+        for channel in channels { self.appendIfAbsent(channel) }
     }
 
     package var count: Int { self.first == nil ? 0 : self.second == nil ? 1 : 2 + self.rest.count }

@@ -23,13 +23,6 @@ public final class Hub: Sendable {
     /// loops. One lock per publish and one per shard task, never per delivery.
     private let queuedPublishes: NIOLockedValueBox<[Int]>
     private let maxQueuedPublishes: Int
-    private let openConnections = NIOLockedValueBox(OpenConnections())
-
-    private struct OpenConnections {
-        var count = 0
-        var whenNone: [EventLoopPromise<Void>] = []
-    }
-
     /// Counters kept by the hub itself: one lock per publish, never per delivery.
     package struct HubCounters: Sendable {
         /// Frames encoded (one per published message).
@@ -196,51 +189,6 @@ public final class Hub: Sendable {
 
     /// A snapshot of the hub's own counters.
     package var hubCounters: HubCounters { self.counters.withLockedValue { $0 } }
-
-    // MARK: Capacity
-
-    /// Reserves a place for a new connection; false when `limit` connections are already open.
-    package func reserveConnection(limit: Int) -> Bool {
-        self.openConnections.withLockedValue { open in
-            guard open.count < limit else { return false }
-            open.count += 1
-            return true
-        }
-    }
-
-    /// Returns a place taken by `reserveConnection`.
-    package func releaseConnection() {
-        let waiters = self.openConnections.withLockedValue { open in
-            open.count -= 1
-            precondition(open.count >= 0, "connection released twice")
-            defer { if open.count == 0 { open.whenNone = [] } }
-            return open.count == 0 ? open.whenNone : []
-        }
-        for waiter in waiters { waiter.succeed() }
-    }
-
-    /// Connections holding a reservation (open or being upgraded).
-    package var reservedConnections: Int { self.openConnections.withLockedValue { $0.count } }
-
-    /// Succeeds once no connection holds a reservation (used to wait for a drain).
-    ///
-    /// The caller owns `promise` and may complete it first (for example on a timeout); the hub's later
-    /// `succeed` is then ignored. Completing it also releases its callbacks, which the hub's list would
-    /// otherwise keep alive for the hub's whole life.
-    package func succeedWhenNoConnections(_ promise: EventLoopPromise<Void>) {
-        let isEmpty = self.openConnections.withLockedValue { open in
-            if open.count > 0 { open.whenNone.append(promise) }
-            return open.count == 0
-        }
-        if isEmpty { promise.succeed() }
-    }
-
-    /// Forgets every promise given to `succeedWhenNoConnections`, for a caller that stopped waiting (its drain
-    /// timed out). The hub would otherwise complete it when the last connection goes — possibly while the event
-    /// loops are shutting down, and a promise completed from another thread schedules onto its own loop.
-    package func forgetNoConnectionWaiters() {
-        self.openConnections.withLockedValue { $0.whenNone = [] }
-    }
 
     // MARK: Whole-server views
 

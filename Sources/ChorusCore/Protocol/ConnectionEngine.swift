@@ -46,15 +46,17 @@ package enum ConnectionEngine {
         switch event {
         case .text(let message):
             guard connection.machine.isOpen else { return }
-            if connection.isEcho {
-                Self.echo(message, opcode: .text, id: id, shard: shard, connection: &connection)
-            } else if let close = SubscriberCommands.apply(
-                message,
-                id: id,
-                shard: shard,
-                hub: hub,
-                grant: connection.grant
-            ) {
+            switch connection.wireProtocol {
+            case .native:
+                guard
+                    let close = SubscriberCommands.apply(
+                        message,
+                        id: id,
+                        shard: shard,
+                        hub: hub,
+                        grant: connection.grant
+                    )
+                else { return }
                 Self.close(
                     code: close.code,
                     reason: close.reason,
@@ -63,12 +65,13 @@ package enum ConnectionEngine {
                     shard: shard,
                     connection: &connection
                 )
+            case .echo:
+                Self.echo(message, opcode: .text, id: id, shard: shard, connection: &connection)
             }
         case .binary(let message):
             guard connection.machine.isOpen else { return }
-            if connection.isEcho {
-                Self.echo(message, opcode: .binary, id: id, shard: shard, connection: &connection)
-            } else {
+            switch connection.wireProtocol {
+            case .native:
                 Self.close(
                     code: .unsupportedData,
                     reason: "binary messages are not accepted",
@@ -77,6 +80,8 @@ package enum ConnectionEngine {
                     shard: shard,
                     connection: &connection
                 )
+            case .echo:
+                Self.echo(message, opcode: .binary, id: id, shard: shard, connection: &connection)
             }
         case .ping(let payload):
             guard connection.machine.isOpen else { return }

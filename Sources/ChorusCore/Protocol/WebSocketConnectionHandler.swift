@@ -9,24 +9,18 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    /// What the connection's data messages mean.
-    public enum Mode: Sendable {
-        /// Text messages are control messages (subscribe, unsubscribe, publish); binary ones are refused (1003).
-        case subscriber
-        /// Every data message, text or binary, is sent back as it came (the conformance-testing endpoint),
-        /// encoded by `Frame` and written through the shard like a broadcast. Nothing is parsed.
-        case echo
-    }
-
     private let hub: Hub
     private let shard: Shard
-    private let mode: Mode
+    private let wireProtocol: WireProtocol
+    /// The permessage-deflate window negotiated at the upgrade (9...15), 0 for none. A byte next to
+    /// `wireProtocol`, in what was padding: connections without compression pay nothing for it.
+    private let deflateWindowBits: UInt8
     /// The token's permissions; nil when the server runs without tokens (then every channel is allowed).
     private let grant: ChannelGrant?
-    /// The permessage-deflate window negotiated at the upgrade (9...15), 0 for none. A byte next to `mode`,
-    /// in what was padding: connections without compression pay nothing for it.
-    private let deflateWindowBits: UInt8
-    private var initialChannels: [ChannelName]
+    private var initialChannels: ChannelList
+    private var tokenExpiry: NIODeadline?
+    /// The places the connection's admission took, released when it goes (nil: none were taken).
+    private var places: AdmissionPlaces?
     private var context: ChannelHandlerContext?
     private var id: ConnectionID?
     private var decoder: InboundFrameDecoder
@@ -37,47 +31,61 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     private var pongInFlight = false
     /// The answer to the latest ping that came while a pong was unwritten.
     private var waitingPong: ByteBuffer?
-    private let onClose: (@Sendable () -> Void)?
 
-    /// - Parameters:
-    ///   - channels: channels to subscribe to as soon as the handler is added (from the upgrade request).
-    ///   - onClose: called once when the connection is gone (for example to return a capacity reservation).
-    ///   - mode: subscriber (the default) or echo.
-    ///   - grant: the permissions of the connection's token, checked on every runtime subscribe and publish;
-    ///     nil without tokens. (The upgrade already checked `channels` against it.)
-    public convenience init(
-        hub: Hub,
-        shard: Shard,
-        channels: [ChannelName],
-        mode: Mode = .subscriber,
-        grant: ChannelGrant? = nil,
-        onClose: (@Sendable () -> Void)? = nil
-    ) {
-        self.init(hub: hub, shard: shard, channels: channels, mode: mode, grant: grant, deflate: nil, onClose: onClose)
+    /// A subscriber connection speaking the native protocol, without token or compression, that holds no
+    /// admission places (for embedding and benchmarks).
+    ///
+    /// - Parameter channels: channels to subscribe to as soon as the handler is added.
+    public convenience init(hub: Hub, shard: Shard, channels: [ChannelName]) {
+        self.init(
+            hub: hub,
+            shard: shard,
+            wireProtocol: .native,
+            channels: ChannelList(channels),
+            grant: nil,
+            deflate: nil,
+            tokenExpiry: nil,
+            places: nil
+        )
     }
 
-    /// - Parameter deflate: what the upgrade negotiated for permessage-deflate (nil: none).
+    /// The connection an admission ticket describes; the handler releases the ticket's places when it goes.
+    package convenience init(hub: Hub, shard: Shard, ticket: AdmissionTicket) {
+        self.init(
+            hub: hub,
+            shard: shard,
+            wireProtocol: ticket.wireProtocol,
+            channels: ticket.channels,
+            grant: ticket.grant,
+            deflate: ticket.deflate,
+            tokenExpiry: ticket.tokenExpiry,
+            places: ticket.places
+        )
+    }
+
     package init(
         hub: Hub,
         shard: Shard,
-        channels: [ChannelName],
-        mode: Mode = .subscriber,
-        grant: ChannelGrant? = nil,
+        wireProtocol: WireProtocol,
+        channels: ChannelList,
+        grant: ChannelGrant?,
         deflate: DeflateParameters?,
-        onClose: (@Sendable () -> Void)? = nil
+        tokenExpiry: NIODeadline?,
+        places: AdmissionPlaces?
     ) {
         self.hub = hub
         self.shard = shard
-        self.mode = mode
+        self.wireProtocol = wireProtocol
         self.grant = grant
         self.deflateWindowBits = deflate?.serverMaxWindowBits ?? 0
         self.initialChannels = channels
+        self.tokenExpiry = tokenExpiry
+        self.places = places
         self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
         if deflate != nil {
             // RSV1 marks a compressed message (RFC 7692 §6).
             self.decoder.allowedReservedBits = 0x40
         }
-        self.onClose = onClose
     }
 
     /// The connection's channel while the handler is in its pipeline (for inspection on its loop).
@@ -99,16 +107,10 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             _ = self.shard.subscribe(id, to: channel)
         }
         self.initialChannels = []
+        if let expiry = self.tokenExpiry.take() { self.shard.setTokenExpiry(id, expiry) }
         if !context.channel.isActive {
             self.connectionGone()
         }
-    }
-
-    /// Closes the connection with 1008 "token expired" once `deadline` passes (checked by the shard about once
-    /// a second). Call on the shard's loop after the handler was added.
-    package func expireToken(at deadline: NIODeadline) {
-        guard let id = self.id else { return }
-        self.shard.setTokenExpiry(id, deadline)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -179,7 +181,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         self.decoder.releaseBuffers(to: self.shard.pool)
         self.shard.release(id, reason: self.closeReason ?? .error)
         if self.deflateWindowBits != 0 { self.hub.compressionConnectionClosed() }
-        self.onClose?()
+        self.places.take()?.release()
     }
 
     // MARK: ConnectionSink
@@ -231,12 +233,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             nonmutating set { self.handler.closeReason = newValue }
         }
 
-        var isEcho: Bool {
-            switch self.handler.mode {
-            case .echo: true
-            case .subscriber: false
-            }
-        }
+        var wireProtocol: WireProtocol { self.handler.wireProtocol }
 
         var grant: ChannelGrant? { self.handler.grant }
         var deflateWindowBits: UInt8 { self.handler.deflateWindowBits }

@@ -2,8 +2,8 @@ import NIOConcurrencyHelpers
 
 /// Open WebSocket connections per client address, for `--max-connections-per-ip`.
 ///
-/// A place is taken when a connection's handler is installed and given back when the connection is gone,
-/// like the server-wide capacity; an address with no connection left has no entry.
+/// A place is taken when the upgrade policy admits a connection (an `AddressPlace` in its ticket) and given back
+/// when the connection is gone, like the server-wide capacity; an address with no connection left has no entry.
 package final class ConnectionsPerAddress: Sendable {
     package let limit: Int
     private let counts = NIOLockedValueBox([IPAddress: Int]())

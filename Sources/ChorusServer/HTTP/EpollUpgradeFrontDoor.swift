@@ -12,8 +12,8 @@
         import Foundation
     #endif
 
-    /// The server's half of the epoll transport: accepted upgrades get the same decision (`UpgradePolicy`) and the
-    /// same 101 headers as on the NIO transport; everything else (plain HTTP, refused upgrades, heads this side
+    /// The server's half of the epoll transport: upgrades get the same decision and ticket (`UpgradePolicy.admit`)
+    /// as on the NIO transport; everything else (plain HTTP, refused upgrades with their refusal, heads this side
     /// does not parse) is handed, socket and bytes read so far, to a NIO HTTP pipeline built by the same
     /// `ChannelInitializer`, which answers exactly as the NIO transport does.
     final class EpollUpgradeFrontDoor: EpollFrontDoor {
@@ -29,55 +29,13 @@
             self.logger = logger
         }
 
-        /// The client address a per-address limit counted, handed back when the connection goes.
-        private final class AddressTicket {
-            let address: IPAddress
-            init(address: IPAddress) { self.address = address }
-        }
-
-        func admit(_ head: RequestHeadView, fd: Int32, response: inout ByteBuffer) -> EpollAdmission? {
+        func admit(_ head: RequestHeadView, fd: Int32) -> EpollUpgradeDecision {
             // The peer's address matters only to a per-address limit; building it costs two allocations.
             let peer = self.policy.access.perAddress == nil ? nil : EpollSockets.peerAddress(of: fd)
-            guard case .success(let admission) = self.policy.evaluate(head, peer: peer) else { return nil }
-            let hub = self.policy.hub
-            // Past either limit the HTTP side answers (it evaluates again and refuses with the same status).
-            guard hub.reserveConnection(limit: self.policy.configuration.maxConnections) else { return nil }
-            var ticket: AddressTicket?
-            if let perAddress = self.policy.access.perAddress, let address = admission.clientAddress {
-                guard perAddress.reserve(address) else {
-                    hub.releaseConnection()
-                    return nil
-                }
-                ticket = AddressTicket(address: address)
+            switch self.policy.admit(head, peer: peer) {
+            case .success(let ticket): return .upgrade(ticket)
+            case .failure(let rejection): return .refuse(rejection)
             }
-            // Written straight into the loop's buffer: no allocation once it has grown to the usual answer.
-            response.writeStaticString(
-                "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
-            )
-            response.writeStaticString("Sec-WebSocket-Accept: ")
-            admission.secWebSocketAccept.write(to: &response)
-            response.writeStaticString("\r\n")
-            admission.forEachNegotiatedHeader { name, value in
-                response.writeString(name)
-                response.writeStaticString(": ")
-                response.writeString(value)
-                response.writeStaticString("\r\n")
-            }
-            response.writeStaticString("\r\n")
-            let channels: ChannelList
-            switch admission.endpoint {
-            case .subscriber(let names): channels = names
-            case .echo: channels = []
-            }
-            let expiry = admission.token?.expiryDeadline
-            return EpollAdmission(
-                channels: channels,
-                isEcho: admission.endpoint == .echo,
-                grant: admission.token?.grant,
-                deflate: admission.deflate,
-                tokenExpiry: expiry,
-                releaseContext: ticket
-            )
         }
 
         func handOff(fd: Int32, bytes: ByteBuffer, reason: HandOffReason) {
@@ -108,13 +66,6 @@
 
         func handshakeTimedOut() {
             self.policy.state.countRejection(.timeout)
-        }
-
-        func connectionReleased(_ context: AnyObject?) {
-            if let ticket = context as? AddressTicket {
-                self.policy.access.perAddress?.release(ticket.address)
-            }
-            self.policy.hub.releaseConnection()
         }
 
         func acceptFailed(errno: Int32) {

@@ -36,6 +36,8 @@ package struct HTTPRejection: Error, Sendable {
     package var headers: [(String, String)] = []
     /// Set for refused WebSocket handshakes, to count them.
     package var handshakeReason: HandshakeRejectionReason?
+    /// The subject of a valid token that was refused (its channel not allowed), for the debug log.
+    package var subject: String?
 
     package init(
         _ status: HTTPResponseStatus,

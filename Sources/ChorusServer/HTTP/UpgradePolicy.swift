@@ -1,5 +1,6 @@
 import ChorusCore
 import NIOCore
+import Logging
 import NIOHTTP1
 
 #if canImport(FoundationEssentials)
@@ -8,7 +9,9 @@ import NIOHTTP1
     import Foundation
 #endif
 
-/// The one place that decides whether a request may become a WebSocket connection, and on which channels.
+/// The one place that decides whether a request may become a WebSocket connection, and on which channels: it
+/// issues the admission ticket both transports carry out, and logs each decision (at debug, with the token's
+/// subject, never the token).
 ///
 /// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, Origin (403),
 /// connections per client address (429), the token (401) and its channel permissions (403), then capacity.
@@ -48,20 +51,104 @@ package struct UpgradePolicy: Sendable {
         /// The `Sec-WebSocket-Accept` value for the request's key (computed once, by the validation).
         package var secWebSocketAccept: AcceptValue
 
-        /// Calls `body` with each negotiated header of the 101 answer, in the order both transports send them
-        /// after `connection`, `upgrade` and `Sec-WebSocket-Accept`.
-        package func forEachNegotiatedHeader(_ body: (String, String) -> Void) {
-            if let subprotocol = self.subprotocol { body("Sec-WebSocket-Protocol", subprotocol) }
-            if let deflate = self.deflate { body("Sec-WebSocket-Extensions", deflate.responseHeaderValue) }
+        /// The 101 to answer with.
+        package var answer: SwitchingProtocols {
+            SwitchingProtocols(accept: self.secWebSocketAccept, subprotocol: self.subprotocol, deflate: self.deflate)
         }
     }
 
-    /// Decides on an upgrade request from `peer`. Capacity (overall and per address) is only checked here; the
-    /// place is taken when the connection's handler is installed (`WebSocketUpgrader.upgrade`), so a client
-    /// that vanishes between the 101 and the upgrade cannot leak one.
+    /// Decides on an upgrade request from `peer` and, when it is accepted, takes its places (one of the server's
+    /// capacity, one of its client address's when that is limited): one decision and one ticket, whose places the
+    /// transport releases when the connection goes. Logs the decision at debug.
+    ///
+    /// With the default configuration, a request that offers no subprotocol or extension and names channels of up
+    /// to 15 bytes is admitted without allocating beyond the ticket's channel list.
+    package func admit(
+        _ request: some UpgradeRequest,
+        peer: SocketAddress?,
+        now: Date = Date()
+    ) -> Result<AdmissionTicket, HTTPRejection> {
+        let admission: Admission
+        switch self.evaluate(request, peer: peer, now: now) {
+        case .success(let accepted):
+            admission = accepted
+        case .failure(let rejection):
+            self.logRefusal(rejection)
+            return .failure(rejection)
+        }
+        let capacity = self.state.capacity
+        guard capacity.reserve() else {
+            let rejection = HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity)
+            self.logRefusal(rejection, subject: admission.token?.subject)
+            return .failure(rejection)
+        }
+        var own: (any OwnAdmissionPlace)?
+        if let perAddress = self.access.perAddress, let address = admission.clientAddress {
+            guard perAddress.reserve(address) else {
+                capacity.release()
+                let rejection = Self.tooManyFromAddress
+                self.logRefusal(rejection, subject: admission.token?.subject)
+                return .failure(rejection)
+            }
+            own = AddressPlace(connections: perAddress, address: address)
+        }
+        let ticket: AdmissionTicket
+        switch admission.endpoint {
+        case .subscriber(let channels):
+            ticket = AdmissionTicket(
+                answer: admission.answer,
+                wireProtocol: .native,
+                channels: channels,
+                grant: admission.token?.grant,
+                tokenExpiry: admission.token?.expiryDeadline,
+                places: AdmissionPlaces(capacity: capacity, own: own)
+            )
+        case .echo:
+            ticket = AdmissionTicket(
+                answer: admission.answer,
+                wireProtocol: .echo,
+                channels: [],
+                grant: admission.token?.grant,
+                tokenExpiry: admission.token?.expiryDeadline,
+                places: AdmissionPlaces(capacity: capacity, own: own)
+            )
+        }
+        let logger = self.access.logger
+        if logger.logLevel <= .debug {
+            var metadata: Logger.Metadata = [
+                "protocol": "\(ticket.wireProtocol)", "channels": "\(ticket.channels.count)",
+            ]
+            if let token = admission.token {
+                metadata["sub"] = "\(token.subject)"
+                metadata["expires"] = "\(token.expiresAt)"
+            }
+            logger.debug("upgrade accepted", metadata: metadata)
+        }
+        return .success(ticket)
+    }
+
+    /// Logs a refused upgrade at debug: its status and reason, and the token's subject when a valid token was
+    /// refused (never the token itself).
+    package func logRefusal(_ rejection: HTTPRejection, subject: String? = nil) {
+        let logger = self.access.logger
+        guard logger.logLevel <= .debug else { return }
+        var metadata: Logger.Metadata = ["status": "\(rejection.status.code)", "reason": "\(rejection.reason)"]
+        if let subject = subject ?? rejection.subject { metadata["sub"] = "\(subject)" }
+        logger.debug("upgrade refused", metadata: metadata)
+    }
+
+    /// Past `--max-connections-per-ip`.
+    static let tooManyFromAddress = HTTPRejection(
+        .tooManyRequests,
+        "too many connections from this address",
+        handshake: .rateLimited
+    )
+
+    /// Decides on an upgrade request from `peer` without taking its places (`admit` does): what the request
+    /// would become, or why it is refused.
     ///
     /// The checks every upgrade runs read the request as bytes: with the default configuration, a request that
-    /// offers no subprotocol or extension and names channels of up to 15 bytes is admitted without allocating.
+    /// offers no subprotocol or extension and names channels of up to 15 bytes is accepted without allocating.
     package func evaluate(
         _ request: some UpgradeRequest,
         peer: SocketAddress?,
@@ -127,7 +214,8 @@ package struct UpgradePolicy: Sendable {
                 return .failure(error)
             }
         }
-        guard self.hub.reservedConnections < self.configuration.maxConnections else {
+        // Capacity is checked here too, so that `evaluate` alone answers as `admit` would.
+        guard self.state.capacity.taken < self.state.capacity.limit else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity))
         }
         if let head, offersExtensions {
@@ -159,9 +247,7 @@ package struct UpgradePolicy: Sendable {
                 trustedProxies: self.access.trustedProxies
             )
         {
-            guard perAddress.hasRoom(for: address) else {
-                throw HTTPRejection(.tooManyRequests, "too many connections from this address", handshake: .rateLimited)
-            }
+            guard perAddress.hasRoom(for: address) else { throw Self.tooManyFromAddress }
             admission.clientAddress = address
         }
         guard let verifier = self.access.tokens else { return }
@@ -183,7 +269,9 @@ package struct UpgradePolicy: Sendable {
             let refused = channels.first(where: { !token.grant.maySubscribe(to: $0) })
         {
             // The channel name is the client's own request and of a restricted alphabet: safe to repeat.
-            throw HTTPRejection(.forbidden, "token does not allow channel \(refused.value)", handshake: .forbidden)
+            var rejection = HTTPRejection(.forbidden, "token does not allow channel \(refused.value)", handshake: .forbidden)
+            rejection.subject = token.subject
+            throw rejection
         }
         admission.token = token
     }

@@ -16,15 +16,17 @@ import NIOHTTP1
 /// A refused request fails `buildUpgradeResponse` with an `HTTPRejection`; NIO then passes the request on
 /// as plain HTTP and `HTTPConnectionHandler` answers with that rejection's status and reason.
 ///
-/// One upgrader serves one connection (`ChannelInitializer` makes one per channel): the policy's decision is
-/// kept from `buildUpgradeResponse` to `upgrade`, so the token is verified once.
+/// One upgrader serves one connection (`ChannelInitializer` makes one per channel): the policy's ticket is kept
+/// from `buildUpgradeResponse` to `upgrade`, so the token is verified once and the places are taken once.
 final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
-    // @unchecked: `admission` is only touched on the connection's event loop, where NIO calls both methods.
+    // @unchecked: `ticket` is only touched on the connection's event loop, where NIO calls both methods and the
+    // close future's callbacks run.
     let policy: UpgradePolicy
     /// Why the epoll transport handed this connection over, or nil (the NIO transport). The HTTP side of the epoll
-    /// transport has no shards: it refuses the upgrades it would accept, saying why the epoll side did not.
+    /// transport has no shards: it answers a refusal the epoll side decided, and refuses the upgrades it would
+    /// accept, saying why the epoll side did not take them.
     let handedOff: HandOffReason?
-    private var admission: UpgradePolicy.Admission?
+    private var ticket: AdmissionTicket?
 
     init(policy: UpgradePolicy, handedOff: HandOffReason? = nil) {
         self.policy = policy
@@ -40,107 +42,67 @@ final class WebSocketUpgrader: HTTPServerProtocolUpgrader, @unchecked Sendable {
         initialResponseHeaders: HTTPHeaders
     ) -> EventLoopFuture<HTTPHeaders> {
         channel.eventLoop.preconditionInEventLoop()
-        if self.handedOff == .headTooLarge {
-            // Over the epoll side's limit, though NIO's decoder (which counts only the header fields) read it.
-            return channel.eventLoop.makeFailedFuture(HTTPRejection.requestHeadTooLarge)
+        if let handedOff = self.handedOff {
+            return channel.eventLoop.makeFailedFuture(self.refusal(handedOff, upgradeRequest, peer: channel.remoteAddress))
         }
-        switch self.policy.evaluate(upgradeRequest, peer: channel.remoteAddress) {
+        switch self.policy.admit(upgradeRequest, peer: channel.remoteAddress) {
         case .failure(let rejection):
             return channel.eventLoop.makeFailedFuture(rejection)
-        case .success(let admission):
-            if let handedOff = self.handedOff {
-                // This side has no shard to serve it: refuse for the reason the epoll side did not take it.
-                return channel.eventLoop.makeFailedFuture(Self.refusal(handedOff))
-            }
-            self.admission = admission
+        case .success(let ticket):
+            self.ticket = ticket
+            // A client gone before `upgrade` leaves its places here: they go back when the channel closes.
+            channel.closeFuture.whenComplete { _ in self.ticket.take()?.places.release() }
             var headers = initialResponseHeaders
-            headers.add(name: "Sec-WebSocket-Accept", value: admission.secWebSocketAccept.string)
-            admission.forEachNegotiatedHeader { headers.add(name: $0, value: $1) }
+            ticket.answer.forEachHeader { headers.add(name: $0, value: $1) }
             return channel.eventLoop.makeSucceededFuture(headers)
         }
     }
 
     func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
-        let hub = self.policy.hub
-        guard let admission = self.admission else {
+        guard let ticket = self.ticket.take() else {
             fatalError("Internal inconsistency: upgrade without an accepted upgrade response")
         }
-        self.admission = nil
-        guard hub.reserveConnection(limit: self.policy.configuration.maxConnections) else {
-            // Another upgrade took the last place after the policy's check: refuse in WebSocket terms.
-            self.refuse(context: context, .overCapacity, code: .tryAgainLater, reason: "server is at capacity")
-            return context.eventLoop.makeSucceededVoidFuture()
-        }
-        let perAddress = self.policy.access.perAddress
-        let address = admission.clientAddress
-        if let perAddress, let address, !perAddress.reserve(address) {
-            hub.releaseConnection()
-            self.refuse(context: context, .rateLimited, code: .policyViolation, reason: "too many connections")
-            return context.eventLoop.makeSucceededVoidFuture()
-        }
-        // Without a per-address limit the closure captures only the hub: nothing more per connection.
-        let onClose: @Sendable () -> Void
-        if let perAddress, let address {
-            onClose = {
-                perAddress.release(address)
-                hub.releaseConnection()
-            }
-        } else {
-            onClose = { hub.releaseConnection() }
-        }
-        let (channels, mode): ([ChannelName], WebSocketConnectionHandler.Mode)
-        switch admission.endpoint {
-        case .subscriber(let names): (channels, mode) = (Array(names), .subscriber)
-        case .echo: (channels, mode) = ([], .echo)
-        }
-        let handler = WebSocketConnectionHandler(
-            hub: hub,
-            shard: hub.shard(on: context.eventLoop),
-            channels: channels,
-            mode: mode,
-            grant: admission.token?.grant,
-            deflate: admission.deflate,
-            onClose: onClose
-        )
+        let hub = self.policy.hub
+        let handler = WebSocketConnectionHandler(hub: hub, shard: hub.shard(on: context.eventLoop), ticket: ticket)
         do {
             try context.pipeline.syncOperations.addHandler(handler)
         } catch {
-            onClose()
+            ticket.places.release()
             return context.eventLoop.makeFailedFuture(error)
-        }
-        if let token = admission.token {
-            self.policy.access.logger.debug(
-                "connection with token",
-                metadata: ["sub": "\(token.subject)", "expires": "\(token.expiresAt)", "channels": "\(channels.count)"]
-            )
-            handler.expireToken(at: token.expiryDeadline)
         }
         return context.eventLoop.makeSucceededVoidFuture()
     }
 
-    /// The answer to an upgrade the epoll transport handed over and this side's policy accepts.
-    private static func refusal(_ reason: HandOffReason) -> HTTPRejection {
+    /// The answer to an upgrade the epoll transport handed over: the refusal it decided, or, for a request it did
+    /// not decide on, the policy's refusal or the reason it was not taken (this side has no shard to serve it).
+    private func refusal(_ reason: HandOffReason, _ request: HTTPRequestHead, peer: SocketAddress?) -> any Error {
+        let rejection: HTTPRejection
         switch reason {
-        case .notAdmitted:
-            // It had no place left a moment ago (the policy's check and the reservation are not one step).
-            HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity)
-        case .unsupported:
-            // A body or a line the upgrade path does not read: not a plain RFC 6455 handshake.
-            HTTPRejection(.badRequest, "malformed upgrade request", handshake: .badRequest)
+        case .refused(let refusal):
+            // Decided and logged on the epoll side.
+            return refusal
         case .headTooLarge:
-            HTTPRejection.requestHeadTooLarge
+            // Over the epoll side's limit, though NIO's decoder (which counts only the header fields) read it.
+            rejection = .requestHeadTooLarge
+        case .unsupported, .notAnUpgrade:
+            // A body or a line the upgrade path does not read, or an `Upgrade` header the epoll side did not
+            // recognise: not a plain RFC 6455 handshake.
+            rejection = Self.evaluated(self.policy.evaluate(request, peer: peer)) {
+                HTTPRejection(.badRequest, "malformed upgrade request", handshake: .badRequest)
+            }
         }
+        self.policy.logRefusal(rejection)
+        return rejection
     }
 
-    /// Refuses after the 101 was sent (a place was taken meanwhile): a close frame, then the socket closes.
-    private func refuse(
-        context: ChannelHandlerContext,
-        _ reason: HandshakeRejectionReason,
-        code: CloseCode,
-        reason text: String
-    ) {
-        self.policy.state.countRejection(reason)
-        let frame = FrameEncoder.close(code: code, reason: text, allocator: context.channel.allocator)
-        context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    /// The policy's refusal, or `otherwise` when the policy would accept.
+    private static func evaluated(
+        _ decision: Result<UpgradePolicy.Admission, HTTPRejection>,
+        otherwise: () -> HTTPRejection
+    ) -> HTTPRejection {
+        switch decision {
+        case .failure(let rejection): rejection
+        case .success: otherwise()
+        }
     }
 }

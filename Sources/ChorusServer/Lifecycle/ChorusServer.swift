@@ -63,7 +63,7 @@ public final class ChorusServer: Service, Sendable {
             clusterBus: cluster
         )
         self.cluster = cluster
-        let state = ServerState()
+        let state = ServerState(maxConnections: configuration.maxConnections)
         self.group = group
         self.hub = hub
         self.state = state
@@ -162,20 +162,20 @@ public final class ChorusServer: Service, Sendable {
         // Serve until SIGTERM/SIGINT (or the service group's cancellation).
         try? await gracefulShutdown()
 
-        self.logger.info("graceful shutdown: draining", metadata: ["connections": "\(self.hub.reservedConnections)"])
+        self.logger.info("graceful shutdown: draining", metadata: ["connections": "\(self.state.capacity.taken)"])
         self.state.stopAccepting()
         await listener.close()
         for task in pingTasks { task.cancel() }
         // The drain ends when the last connection is gone or the drain timeout passes, whichever is first.
         let loop = self.group.next()
         let drained = loop.makePromise(of: Void.self)
-        self.hub.succeedWhenNoConnections(drained)
+        self.state.capacity.succeedWhenNone(drained)
         self.hub.closeAll(code: .goingAway, reason: "server shutting down", because: .shutdown)
         let timeout = loop.scheduleTask(in: self.configuration.drainTimeout) { drained.succeed() }
         try? await drained.futureResult.get()
         timeout.cancel()
-        self.hub.forgetNoConnectionWaiters()
-        let remaining = self.hub.reservedConnections
+        self.state.capacity.forgetWaiters()
+        let remaining = self.state.capacity.taken
         self.logger.info(
             "graceful shutdown: done",
             metadata: ["drained": "\(remaining == 0)", "remaining": "\(remaining)"]

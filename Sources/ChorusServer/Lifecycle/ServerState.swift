@@ -1,12 +1,18 @@
+import ChorusCore
 import NIOConcurrencyHelpers
 
-/// State shared by every connection of one server: readiness and the counters kept outside the shards.
+/// State shared by every connection of one server: readiness, capacity and the counters kept outside the shards.
 public final class ServerState: Sendable {
+    /// The places of `--max-connections`, taken by admitted upgrades on either transport.
+    package let capacity: ConnectionCapacity
     private let accepting = NIOLockedValueBox(true)
     private let rejections = NIOLockedValueBox([Int](repeating: 0, count: HandshakeRejectionReason.allCases.count))
     private let acceptFailures = NIOLockedValueBox(0)
 
-    public init() {}
+    /// - Parameter maxConnections: the server's connection limit.
+    public init(maxConnections: Int = .max) {
+        self.capacity = ConnectionCapacity(limit: maxConnections)
+    }
 
     /// True until graceful shutdown begins; `/readyz` answers from it.
     package var isAccepting: Bool { self.accepting.withLockedValue { $0 } }
