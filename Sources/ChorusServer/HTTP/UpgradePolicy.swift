@@ -216,7 +216,9 @@ package struct UpgradePolicy: Sendable {
         }
         // Capacity is checked here too, so that `evaluate` alone answers as `admit` would.
         guard self.state.capacity.taken < self.state.capacity.limit else {
-            return .failure(HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity))
+            var rejection = HTTPRejection(.serviceUnavailable, "server is at capacity", handshake: .overCapacity)
+            rejection.subject = admission.token?.subject
+            return .failure(rejection)
         }
         if let head, offersExtensions {
             admission.deflate = self.deflate(for: head)

@@ -51,13 +51,16 @@ struct TestServer: Sendable {
 
     /// Runs `body` against a server started with `configuration`, then shuts the server down gracefully (if
     /// `body` has not already) and waits for its run to return.
+    ///
+    /// With `logs`, the server logs everything down to debug there; otherwise only errors, to standard error.
     static func with<T: Sendable>(
         _ configuration: ServerConfiguration = TestServer.configuration(),
+        logs: CapturedLogs? = nil,
         _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
-        var logger = Logger(label: "chorus.test")
+        var logger = logs?.logger(label: "chorus.test") ?? Logger(label: "chorus.test")
         // Not .warning: most test servers run without tokens or allowed origins, which logs a warning at start.
-        logger.logLevel = .error
+        if logs == nil { logger.logLevel = .error }
         let server = ChorusServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
