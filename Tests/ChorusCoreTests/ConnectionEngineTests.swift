@@ -4,37 +4,6 @@ import Testing
 
 @testable import ChorusCore
 
-/// A connection that records what the engine asks of it, frames as bytes.
-private struct RecordingConnection: ConnectionActions {
-    enum Action: Equatable {
-        case writePong([UInt8])
-        case holdPong([UInt8])
-        case write([UInt8])
-        case awaitPeerClose
-        case writeThenCloseSocket([UInt8])
-        case closeSocket
-    }
-
-    var machine = WebSocketConnectionStateMachine()
-    var closeReason: CloseReason?
-    var wireProtocol = WireProtocol.native
-    var grant: ChannelGrant?
-    var deflateWindowBits: UInt8 = 0
-    var pongMustWait = false
-    var isReleased = false
-    var allocator = ByteBufferAllocator()
-    var actions: [Action] = []
-
-    mutating func writePong(_ pong: ByteBuffer) { self.actions.append(.writePong(Array(pong.readableBytesView))) }
-    mutating func holdPong(_ pong: ByteBuffer) { self.actions.append(.holdPong(Array(pong.readableBytesView))) }
-    mutating func write(_ frame: ByteBuffer) { self.actions.append(.write(Array(frame.readableBytesView))) }
-    mutating func awaitPeerClose() { self.actions.append(.awaitPeerClose) }
-    mutating func writeThenCloseSocket(_ frame: ByteBuffer) {
-        self.actions.append(.writeThenCloseSocket(Array(frame.readableBytesView)))
-    }
-    mutating func closeSocket() { self.actions.append(.closeSocket) }
-}
-
 /// `ConnectionEngine`: exact actions for exact events, without sockets (both transports carry these out).
 @Suite("Connection engine: one decision per event for both transports")
 struct ConnectionEngineTests {
