@@ -13,9 +13,10 @@ let package = Package(
         .executable(name: "chorus", targets: ["chorus"]),
         .executable(name: "chorus-bench", targets: ["chorus-bench"]),
         // For the separate Benchmarks/ package (package-benchmark needs a package of its own; its allocation gates
-        // depend on these two products by path): the entry points it calls are `public`, everything else stays
+        // depend on these products by path): the entry points it calls are `public`, everything else stays
         // `package`.
         .library(name: "ChorusCore", targets: ["ChorusCore"]),
+        .library(name: "ChorusNIO", targets: ["ChorusNIO"]),
         .library(name: "ChorusServer", targets: ["ChorusServer"]),
     ],
     dependencies: [
@@ -39,6 +40,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The NIO transport's connection: one channel handler per upgraded Channel, carrying out the engine's
+        // actions. NIOCore only, like ChorusCore: it runs on EmbeddedChannel in tests.
+        .target(
+            name: "ChorusNIO",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -73,6 +84,7 @@ let package = Package(
             dependencies: [
                 "ChorusCore",
                 "ChorusEpoll",
+                "ChorusNIO",
                 "ChorusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -171,11 +183,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ChorusNIOTests",
+            dependencies: [
+                "ChorusNIO",
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ChorusServerTests",
             dependencies: [
                 "ChorusServer",
                 "ChorusCore",
                 "ChorusEpoll",
+                "ChorusNIO",
                 "ChorusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

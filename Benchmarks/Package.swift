@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Allocation gates for Chorus (package-benchmark). A separate package so the server never depends on the
-// benchmark tooling; it reaches the engine through the root package's `ChorusCore` and `ChorusServer`
-// library products. Run from this directory: `swift package benchmark`, or `scripts/check-benchmarks.sh`.
+// benchmark tooling; it reaches the engine through the root package's `ChorusCore`, `ChorusNIO` and
+// `ChorusServer` library products. Run from this directory: `swift package benchmark`, or
+// `scripts/check-benchmarks.sh`.
 let package = Package(
     name: "chorus-benchmarks",
     platforms: [.macOS(.v14)],
@@ -18,6 +19,7 @@ let package = Package(
             name: "ChorusAllocations",
             dependencies: [
                 .product(name: "ChorusCore", package: "chorus"),
+                .product(name: "ChorusNIO", package: "chorus"),
                 .product(name: "ChorusServer", package: "chorus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

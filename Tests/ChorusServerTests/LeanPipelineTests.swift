@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusNIO
 import NIOCore
 import NIOHTTP1
 import Testing

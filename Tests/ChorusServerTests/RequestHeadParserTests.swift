@@ -1,3 +1,4 @@
+import ChorusCore
 import NIOCore
 import NIOHTTP1
 import Testing

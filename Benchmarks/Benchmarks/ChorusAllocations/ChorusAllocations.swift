@@ -11,6 +11,7 @@
 
 import Benchmark
 import ChorusCore
+import ChorusNIO
 import ChorusServer
 import NIOCore
 import NIOEmbedded

@@ -8,13 +8,13 @@ import NIOCore
 /// Oversized messages are refused at the frame header, so at most `maxMessageBytes` plus one header is
 /// ever buffered. An idle decoder holds no buffers.
 package struct InboundFrameDecoder {
-    private enum MessageKind {
+    enum MessageKind {
         case text
         case binary
     }
 
     /// Result of looking at the start of a frame.
-    private enum Step {
+    enum Step {
         /// The buffer needs at least this many readable bytes before anything can be decided.
         case needMore(Int)
         case event(InboundEvent)
@@ -33,20 +33,20 @@ package struct InboundFrameDecoder {
     /// The start of a frame that did not fit in the last input: at most a header or one control frame.
     private var stash: ByteBuffer?
     /// The data message being assembled, unmasked.
-    private var message: ByteBuffer?
+    var message: ByteBuffer?
     /// The buffer inside the last returned event; back to the pool on the next call.
-    private var handedOut: ByteBuffer?
+    var handedOut: ByteBuffer?
     /// Non-nil from the first frame of a data message until its final frame completes.
-    private var messageKind: MessageKind?
+    var messageKind: MessageKind?
     /// Payload bytes of the current data frame still to come.
-    private var payloadRemaining = 0
+    var payloadRemaining = 0
     /// Masking key, rotated so its low byte applies to the next payload byte.
-    private var maskKey: UInt32 = 0
-    private var frameIsFinal = false
+    var maskKey: UInt32 = 0
+    var frameIsFinal = false
     /// The current data message had RSV1 on its first frame: permessage-deflate compressed. Its bytes are
     /// checked as UTF-8 only after inflating.
-    private var messageIsCompressed = false
-    private var validator = UTF8Validator()
+    var messageIsCompressed = false
+    var validator = UTF8Validator()
     /// Set after a failure or `releaseBuffers`; the decoder then only discards input.
     private var finished = false
 
@@ -136,268 +136,15 @@ package struct InboundFrameDecoder {
         self.finished = true
     }
 
-    // MARK: - Frame headers
-
-    /// Reads a frame header (and a whole control frame) from `buffer` if enough bytes are there;
-    /// consumes nothing when it returns `.needMore` or a failure.
-    private mutating func parseFrameStart(
-        _ buffer: inout ByteBuffer,
-        pool: InboundBufferPool,
-        inflater: MessageInflater?
-    ) -> Step {
-        let available = buffer.readableBytes
-        guard available >= 2 else { return .needMore(2) }
-        let start = buffer.readerIndex
-        let byte0 = buffer.getInteger(at: start, as: UInt8.self)!
-        let byte1 = buffer.getInteger(at: start + 1, as: UInt8.self)!
-        let isFinal = byte0 & 0x80 != 0
-
-        guard let opcode = WebSocketOpcode(rawValue: byte0 & 0x0F) else {
-            return self.fail(.protocolError, "unknown opcode \(byte0 & 0x0F)", pool: pool)
-        }
-        let allowedReserved: UInt8
-        switch opcode {
-        case .text, .binary:
-            allowedReserved = self.allowedReservedBits
-        case .continuation, .close, .ping, .pong:
-            allowedReserved = 0
-        }
-        guard byte0 & 0x70 & ~allowedReserved == 0 else {
-            return self.fail(.protocolError, "reserved bits set without a negotiated extension", pool: pool)
-        }
-        guard byte1 & 0x80 != 0 else {
-            return self.fail(.protocolError, "client frame is not masked", pool: pool)
-        }
-        let length7 = Int(byte1 & 0x7F)
-
-        switch opcode {
-        case .close, .ping, .pong:
-            guard isFinal else {
-                return self.fail(.protocolError, "fragmented control frame", pool: pool)
-            }
-            guard length7 <= 125 else {
-                return self.fail(.protocolError, "control frame payload longer than 125 bytes", pool: pool)
-            }
-            // Control frames are small, so they are only handled whole: 2 header + 4 mask + payload.
-            let frameLength = 6 + length7
-            guard available >= frameLength else { return .needMore(frameLength) }
-            let key = buffer.getInteger(at: start + 2, endianness: .little, as: UInt32.self)!
-            buffer.moveReaderIndex(forwardBy: 6)
-            return .event(self.controlFrame(opcode, length: length7, key: key, from: &buffer, pool: pool))
-        case .continuation:
-            guard self.messageKind != nil else {
-                return self.fail(.protocolError, "continuation frame without a message in progress", pool: pool)
-            }
-        case .text, .binary:
-            guard self.messageKind == nil else {
-                return self.fail(.protocolError, "new data frame before the previous message ended", pool: pool)
-            }
-        }
-
-        let headerLength: Int
-        switch length7 {
-        case 126: headerLength = 8
-        case 127: headerLength = 14
-        default: headerLength = 6
-        }
-        guard available >= headerLength else { return .needMore(headerLength) }
-        let payloadLength: Int
-        switch length7 {
-        case 126:
-            payloadLength = Int(buffer.getInteger(at: start + 2, as: UInt16.self)!)
-        case 127:
-            let raw = buffer.getInteger(at: start + 2, as: UInt64.self)!
-            guard raw & (1 << 63) == 0 else {
-                return self.fail(.protocolError, "frame length has the most significant bit set", pool: pool)
-            }
-            payloadLength = Int(raw)
-        default:
-            payloadLength = length7
-        }
-        // Refuse before buffering anything of the payload. Written to avoid overflow on 63-bit lengths.
-        let assembled = self.message?.readableBytes ?? 0
-        guard payloadLength <= self.maxMessageBytes - assembled else {
-            return self.fail(.messageTooBig, "message longer than \(self.maxMessageBytes) bytes", pool: pool)
-        }
-
-        let key = buffer.getInteger(at: start + headerLength - 4, endianness: .little, as: UInt32.self)!
-        buffer.moveReaderIndex(forwardBy: headerLength)
-        switch opcode {
-        case .text:
-            self.messageKind = .text
-            self.messageIsCompressed = byte0 & 0x40 != 0 && inflater != nil
-        case .binary:
-            self.messageKind = .binary
-            self.messageIsCompressed = byte0 & 0x40 != 0 && inflater != nil
-        case .continuation, .close, .ping, .pong:
-            break
-        }
-        if self.message == nil {
-            self.message = pool.acquire(minimumCapacity: payloadLength)
-        }
-        self.payloadRemaining = payloadLength
-        self.maskKey = key
-        self.frameIsFinal = isFinal
-        if payloadLength == 0, let event = self.finishFrame(pool: pool, inflater: inflater) {
-            return .event(event)
-        }
-        return .payloadStarted
-    }
-
-    // MARK: - Payloads
-
-    /// Unmasks as much of the current data frame's payload as `input` holds into the message buffer.
-    private mutating func readPayload(
-        from input: inout ByteBuffer,
-        pool: InboundBufferPool,
-        inflater: MessageInflater?
-    ) -> InboundEvent? {
-        let count = min(self.payloadRemaining, input.readableBytes)
-        guard var message = self.message else {
-            fatalError("Internal inconsistency: data payload without a message buffer")
-        }
-        self.message = nil  // moved out so writing does not copy
-        let isText = self.messageKind == .text && !self.messageIsCompressed
-        var key = self.maskKey
-        var valid = true
-        message.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { destination in
-            input.withUnsafeReadableBytes { source in
-                key = Self.unmask(
-                    UnsafeRawBufferPointer(rebasing: source[..<count]),
-                    into: destination.baseAddress!,
-                    key: key
-                )
-            }
-            if isText {
-                // Validate right after unmasking, while the bytes are hot, and fail mid-message if needed.
-                valid = self.validator.feed(UnsafeRawBufferPointer(rebasing: destination[..<count]))
-            }
-            return count
-        }
-        input.moveReaderIndex(forwardBy: count)
-        self.message = message
-        self.maskKey = key
-        self.payloadRemaining -= count
-        guard valid else {
-            return self.fail(.invalidPayload, "text message is not valid UTF-8", pool: pool)
-        }
-        if self.payloadRemaining == 0 {
-            return self.finishFrame(pool: pool, inflater: inflater)
-        }
-        return nil
-    }
-
-    /// Called when a data frame's payload is complete; returns the message if that was the final frame.
-    private mutating func finishFrame(pool: InboundBufferPool, inflater: MessageInflater?) -> InboundEvent? {
-        guard self.frameIsFinal else { return nil }
-        guard let kind = self.messageKind, var message = self.message else {
-            fatalError("Internal inconsistency: final frame without a message")
-        }
-        if self.messageIsCompressed {
-            guard let inflater else {
-                fatalError("Internal inconsistency: a compressed message is only started with an inflater")
-            }
-            self.message = nil  // moved out so inflate's append does not copy
-            let outcome = inflater.inflate(&message, maxBytes: self.maxMessageBytes, pool: pool)
-            pool.release(message)
-            switch outcome {
-            case .inflated(let inflated):
-                message = inflated
-                self.message = inflated  // released by `fail` below if it is invalid
-            case .tooBig:
-                return self.fail(.messageTooBig, "message inflates past \(self.maxMessageBytes) bytes", pool: pool)
-            case .corrupt:
-                return self.fail(.protocolError, "compressed message is not valid deflate data", pool: pool)
-            }
-            if kind == .text {
-                guard self.validator.feed(message), self.validator.isAtCharacterBoundary else {
-                    return self.fail(.invalidPayload, "text message is not valid UTF-8", pool: pool)
-                }
-            }
-            self.messageIsCompressed = false
-        }
-        let event: InboundEvent
-        switch kind {
-        case .text:
-            guard self.validator.isAtCharacterBoundary else {
-                return self.fail(.invalidPayload, "text message ends inside a UTF-8 sequence", pool: pool)
-            }
-            self.validator.reset()
-            event = .text(message)
-        case .binary:
-            event = .binary(message)
-        }
-        self.messageKind = nil
-        self.message = nil
-        self.handedOut = message
-        return event
-    }
-
-    /// Unmasks a whole control frame's payload (reader index just past its header) and interprets it.
-    private mutating func controlFrame(
-        _ opcode: WebSocketOpcode,
-        length: Int,
-        key: UInt32,
-        from buffer: inout ByteBuffer,
-        pool: InboundBufferPool
-    ) -> InboundEvent {
-        var payload = pool.acquire(minimumCapacity: length)
-        if length > 0 {
-            payload.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { destination in
-                buffer.withUnsafeReadableBytes { source in
-                    _ = Self.unmask(
-                        UnsafeRawBufferPointer(rebasing: source[..<length]),
-                        into: destination.baseAddress!,
-                        key: key
-                    )
-                }
-                return length
-            }
-            buffer.moveReaderIndex(forwardBy: length)
-        }
-        // Tracked as handed out, so it goes back to the pool on the next call or on failure.
-        self.handedOut = payload
-        switch opcode {
-        case .ping:
-            return .ping(payload)
-        case .pong:
-            return .pong(payload)
-        case .close:
-            return self.closeEvent(payload, pool: pool)
-        case .continuation, .text, .binary:
-            fatalError("Internal inconsistency: \(opcode) is not a control opcode")
-        }
-    }
-
-    private mutating func closeEvent(_ payload: ByteBuffer, pool: InboundBufferPool) -> InboundEvent {
-        var payload = payload
-        switch payload.readableBytes {
-        case 0:
-            return .close(code: nil, reason: "")
-        case 1:
-            return self.fail(.protocolError, "close frame payload of 1 byte", pool: pool)
-        default:
-            let code = payload.readInteger(as: UInt16.self)!
-            guard CloseCode.isValidOnWire(code) else {
-                return self.fail(.protocolError, "invalid close code \(code)", pool: pool)
-            }
-            var validator = UTF8Validator()
-            guard validator.feed(payload), validator.isAtCharacterBoundary else {
-                return self.fail(.invalidPayload, "close reason is not valid UTF-8", pool: pool)
-            }
-            return .close(code: code, reason: payload.readString(length: payload.readableBytes)!)
-        }
-    }
-
     // MARK: - Helpers
 
-    private mutating func fail(_ code: CloseCode, _ reason: String, pool: InboundBufferPool) -> InboundEvent {
+    mutating func fail(_ code: CloseCode, _ reason: String, pool: InboundBufferPool) -> InboundEvent {
         self.releaseAll(to: pool)
         self.finished = true
         return .failure(code, reason: reason)
     }
 
-    private mutating func fail(_ code: CloseCode, _ reason: String, pool: InboundBufferPool) -> Step {
+    mutating func fail(_ code: CloseCode, _ reason: String, pool: InboundBufferPool) -> Step {
         .event(self.fail(code, reason, pool: pool))
     }
 
@@ -417,7 +164,7 @@ package struct InboundFrameDecoder {
     /// XORs `source` with the masking key into `destination`, 8 bytes at a time where possible.
     /// Returns the key rotated so its low byte applies to the byte after `source`.
     @inline(__always)
-    private static func unmask(
+    static func unmask(
         _ source: UnsafeRawBufferPointer,
         into destination: UnsafeMutableRawPointer,
         key: UInt32

@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusEpoll
+import ChorusNIO
 import Logging
 import NIOCore
 import NIOHTTP1

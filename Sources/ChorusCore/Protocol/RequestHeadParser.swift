@@ -1,4 +1,3 @@
-import ChorusCore
 import NIOCore
 
 /// Reads an HTTP/1.1 request head (request line and headers) from the start of a buffer, for the epoll
@@ -87,7 +86,7 @@ package enum RequestHeadParser {
     ]
 
     /// The literal for a name in `knownNames` (any case), else nil.
-    static func knownName(_ bytes: Slice<UnsafeRawBufferPointer>) -> String? {
+    package static func knownName(_ bytes: Slice<UnsafeRawBufferPointer>) -> String? {
         for known in Self.knownNames where known.utf8.count == bytes.count {
             if zip(known.utf8, bytes).allSatisfy({ $0 == $1 | (($1 &- 65) < 26 ? 0x20 : 0) }) { return known }
         }

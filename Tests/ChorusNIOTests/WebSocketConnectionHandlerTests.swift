@@ -3,6 +3,7 @@ import NIOEmbedded
 import Testing
 
 @testable import ChorusCore
+@testable import ChorusNIO
 
 @Suite("WebSocketConnectionHandler on EmbeddedChannel")
 struct WebSocketConnectionHandlerTests {

@@ -1,6 +1,3 @@
-import ChorusCore
-import NIOHTTP1
-
 /// A request head read where it lies, in the loop's scratch buffer: the bytes and where the parser found each
 /// part. Reading it allocates nothing (the method, a short token, is the only string it makes on the way); the
 /// checks a default upgrade runs read it as it is, and `makeHTTPRequestHead()` builds NIO's head only for
@@ -8,8 +5,8 @@ import NIOHTTP1
 ///
 /// Valid only while `bytes` are: within the call that lends them (`EpollFrontDoor.admit`). Never stored.
 package struct RequestHeadView: HandshakeHeaderFields {
-    let bytes: UnsafeRawBufferPointer
-    let layout: RequestHeadLayout
+    package let bytes: UnsafeRawBufferPointer
+    package let layout: RequestHeadLayout
 
     package init(bytes: UnsafeRawBufferPointer, layout: RequestHeadLayout) {
         self.bytes = bytes
@@ -47,22 +44,5 @@ package struct RequestHeadView: HandshakeHeaderFields {
             guard ASCII.equalsIgnoringCase(name, lowercasedName) else { return true }
             return body(UnsafeRawBufferPointer(rebasing: value))
         }
-    }
-
-    /// The head as NIO's type: its storage, its field array and every string past 15 bytes are allocations,
-    /// so only the optional checks ask for it.
-    package func makeHTTPRequestHead() -> HTTPRequestHead {
-        var fields: [(String, String)] = []
-        self.forEachField { name, value in
-            let name = RequestHeadParser.knownName(name) ?? String(decoding: name, as: UTF8.self)
-            fields.append((name, String(decoding: value, as: UTF8.self)))
-            return true
-        }
-        return HTTPRequestHead(
-            version: HTTPVersion(major: 1, minor: self.layout.versionMinor),
-            method: HTTPMethod(rawValue: self.methodName),
-            uri: String(decoding: self.bytes[self.layout.target], as: UTF8.self),
-            headers: HTTPHeaders(fields)
-        )
     }
 }

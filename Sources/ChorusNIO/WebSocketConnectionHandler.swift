@@ -1,3 +1,4 @@
+import ChorusCore
 import NIOCore
 
 /// The one handler in an upgraded connection's pipeline: raw bytes in, decoded by `InboundFrameDecoder`,
