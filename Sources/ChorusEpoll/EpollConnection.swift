@@ -5,7 +5,7 @@
     /// One upgraded connection's record in the epoll transport, kept in an array beside the shard's slab (same
     /// index): no object per connection. Only what an idle connection needs lives here (32 bytes); a frame
     /// decoder exists only while a message is partly received, a close deadline only while a close handshake runs
-    /// (an entry in the transport's `DeadlineQueue`), and token permissions only for connections with a token
+    /// (an entry in the loop's close-handshake ring, `LoopDeadlines`), and token permissions only for connections with a token
     /// (side tables of the transport). Reset when the connection goes.
     struct EpollConnection {
         /// The socket, or -1 while the record is free.

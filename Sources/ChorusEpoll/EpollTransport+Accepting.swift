@@ -53,7 +53,7 @@
                 Glibc.close(fd)
                 return
             }
-            self.handshakes[fd] = Handshake(buffer: nil, deadline: .now() + self.settings.handshakeTimeout)
+            self.handshakes[fd] = Handshake(buffer: nil, deadline: .now() + self.shard.deadlines.handshakeTimeout)
         }
 
         /// Out of descriptors: stop watching the listeners for 100 ms rather than spin on them.

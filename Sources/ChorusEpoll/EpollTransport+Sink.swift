@@ -27,6 +27,12 @@
             )
         }
 
+        package func closeTimedOut(slot: UInt32) {
+            guard self.records[Int(slot)].isInUse else { return }
+            var connection = Connection(transport: self, slot: slot, generation: self.records[Int(slot)].generation)
+            ConnectionEngine.closeTimedOut(connection: &connection)
+        }
+
         package func pendingOutboundBytes(slot: UInt32) -> Int {
             Int(self.records[Int(slot)].pendingBytes)
         }
@@ -40,7 +46,7 @@
         }
 
         /// One connection as `ConnectionEngine` sees it: its record and side tables, and this transport to carry
-        /// actions out (corked or queued writes, a close deadline, release).
+        /// actions out (corked or queued writes, release).
         struct Connection: ConnectionActions {
             let transport: EpollTransport
             let slot: UInt32
@@ -84,14 +90,6 @@
 
             func write(_ frame: ByteBuffer) {
                 self.transport.send(frame, slot: self.slot)
-            }
-
-            func awaitPeerClose() {
-                let index = Int(self.slot)
-                guard self.transport.records[index].isInUse else { return }
-                // The entry is skipped if the connection goes first.
-                let key = UInt64(self.transport.records[index].generation) << 32 | UInt64(self.slot)
-                self.transport.closeDeadlines.add(key, deadline: .now() + self.transport.shard.settings.closeTimeout)
             }
 
             func writeThenCloseSocket(_ frame: ByteBuffer) {

@@ -6,8 +6,6 @@
 
     /// Settings of the epoll transport that are not the shard's.
     package struct EpollTransportSettings: Sendable {
-        /// Requests slower than this to send a complete head are closed.
-        package var handshakeTimeout: TimeAmount = .seconds(10)
         /// A request head larger than this is handed to the HTTP side, which refuses it (431).
         package var maxHeadBytes = 16 * 1024
         /// SO_SNDBUF for accepted sockets, or nil for the kernel's default.
@@ -54,10 +52,6 @@
         /// Decoders of connections with a partly received frame or message, by slot. An idle decoder holds no
         /// state beyond the loop's settings, so idle connections keep none.
         var activeDecoders: [UInt32: InboundFrameDecoder] = [:]
-        /// Deadlines of close handshakes the server started (key: slot and generation), checked on each `tick`: no
-        /// timer object per connection. (Requests still being read keep their deadline in `handshakes`, which the
-        /// tick sweeps: a ring would hold an entry per connection accepted in the last handshake timeout.)
-        var closeDeadlines = DeadlineQueue()
         /// The answer to the latest ping of connections whose queue was not empty when it came, by slot: written
         /// when the queue drains, replaced by a newer ping's (so a peer that pings and never reads holds one pong).
         var waitingPongs: [UInt32: ByteBuffer] = [:]
@@ -100,23 +94,12 @@
                 self.shard.reserveConnections(settings.expectedConnections)
                 self.records.reserveCapacity(settings.expectedConnections)
             }
-            let tick = Self.tickInterval(
-                handshakeTimeout: settings.handshakeTimeout,
-                closeTimeout: self.shard.settings.closeTimeout
-            )
             // Strong, not weak: the loop drops its tick when it exits, which ends the cycle. A weak reference would
             // give the transport a side table, and every retain of it (one per delivery: it is each connection's
             // sink) would take the runtime's slow path.
-            loop.startTicking(every: tick) { self.tick() }
+            loop.startTicking(every: self.shard.deadlines.tickInterval) { self.tick() }
             // Every connection of this loop has this transport as its sink (let go in `loopWillExit`).
             self.shard.useSharedSink(self)
-        }
-
-        /// How often deadlines are checked: a timer fires at most this late. An eighth of the shorter timeout,
-        /// between 10 ms and 250 ms (4 wake-ups a second for an idle loop with the defaults).
-        static func tickInterval(handshakeTimeout: TimeAmount, closeTimeout: TimeAmount) -> TimeAmount {
-            let shorter = min(handshakeTimeout.nanoseconds, closeTimeout.nanoseconds)
-            return .nanoseconds(min(max(shorter / 8, 10_000_000), 250_000_000))
         }
 
         /// Starts accepting on `fd` (a bound, listening, non-blocking socket this transport now owns), handing
@@ -179,9 +162,9 @@
 
         // MARK: Deadlines
 
-        /// Closes requests and close handshakes whose deadline passed. The requests being read are few (a
-        /// request is read in one or two turns), so they are swept; a close deadline whose connection already went
-        /// is skipped (a reused slot has another generation).
+        /// The loop's one periodic tick: closes the requests still being read whose handshake timeout passed (few:
+        /// a request is read in one or two turns, so they are swept; a ring would hold an entry per connection
+        /// accepted in the last timeout), then runs the shard's deadlines (close handshakes, liveness, tokens).
         private func tick() {
             let now = NIODeadline.now()
             if self.handshakes.contains(where: { $0.value.deadline <= now }) {
@@ -192,14 +175,7 @@
                     self.frontDoor.handshakeTimedOut()
                 }
             }
-            while let key = self.closeDeadlines.popDue(now: now) {
-                let slot = UInt32(truncatingIfNeeded: key)
-                let generation = UInt32(truncatingIfNeeded: key >> 32)
-                guard Int(slot) < self.records.count, self.records[Int(slot)].isInUse,
-                    self.records[Int(slot)].generation == generation
-                else { continue }
-                self.connectionGone(slot: slot)
-            }
+            self.shard.runDueDeadlines(now: now)
         }
     }
 

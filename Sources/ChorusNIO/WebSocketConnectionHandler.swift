@@ -27,7 +27,6 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     private var decoder: InboundFrameDecoder
     private var machine = WebSocketConnectionStateMachine()
     private var closeReason: CloseReason?
-    private var closeTimer: Scheduled<Void>?
     /// A pong is written but NIO has not reported it sent (RFC 6455 §5.5.3: later pings replace its successor).
     private var pongInFlight = false
     /// The answer to the latest ping that came while a pong was unwritten.
@@ -174,8 +173,6 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     /// Releases everything the connection holds, exactly once.
     private func connectionGone() {
         self.machine.socketClosed()
-        self.closeTimer?.cancel()
-        self.closeTimer = nil
         self.waitingPong = nil
         guard let id = self.id else { return }
         self.id = nil
@@ -204,6 +201,12 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
 
     package func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
         self.close(code: code, reason: reason, because: cause)
+    }
+
+    package func closeTimedOut(slot: UInt32) {
+        guard let context = self.context, self.id != nil else { return }
+        var connection = Connection(handler: self, context: context)
+        ConnectionEngine.closeTimedOut(connection: &connection)
     }
 
     private func close(code: CloseCode, reason: String, because cause: CloseReason) {
@@ -252,15 +255,6 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
 
         func write(_ frame: ByteBuffer) {
             self.context.writeAndFlush(WebSocketConnectionHandler.wrapOutboundOut(frame), promise: nil)
-        }
-
-        func awaitPeerClose() {
-            let context = self.context
-            self.handler.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(
-                in: self.handler.shard.settings.closeTimeout
-            ) {
-                context.close(promise: nil)
-            }
         }
 
         func writeThenCloseSocket(_ frame: ByteBuffer) {

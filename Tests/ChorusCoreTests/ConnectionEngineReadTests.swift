@@ -93,9 +93,10 @@ struct ConnectionEngineReadTests {
     func serverClose() {
         var peer = Peer()
         peer.close(code: .goingAway, reason: "shutdown", because: .shutdown)
-        let started: [Action] = [.write(closeFrame(1001, "shutdown")), .awaitPeerClose]
+        let started: [Action] = [.write(closeFrame(1001, "shutdown"))]
         #expect(peer.actions == started)
         #expect(peer.connection.machine.state == .closingByUs)
+        #expect(peer.shard.deadlines.pendingCloseHandshakes == 1)
 
         peer.read(subscribe("news") + ping("x") + pong("y") + binary([1, 2]))
         #expect(peer.actions == started)
@@ -111,12 +112,38 @@ struct ConnectionEngineReadTests {
         #expect(peer.connection.isReleased)
     }
 
+    @Test("an unanswered close we started closes the socket at the first tick past the close timeout, not before")
+    func closeTimeout() {
+        let peer = Peer { $0.closeTimeout = .seconds(5) }
+        let start = NIODeadline.now()
+        peer.close(code: .goingAway, reason: "shutdown", because: .shutdown)
+        let started: [Action] = [.write(closeFrame(1001, "shutdown"))]
+        peer.shard.runDueDeadlines(now: start + .milliseconds(4_900))
+        #expect(peer.actions == started)
+        #expect(peer.shard.deadlines.pendingCloseHandshakes == 1)
+        peer.shard.runDueDeadlines(now: .now() + .seconds(5))
+        #expect(peer.actions == started + [.closeSocket])
+        #expect(peer.connection.closeReason == .shutdown && peer.shard.deadlines.pendingCloseHandshakes == 0)
+    }
+
+    @Test("a close answered in time leaves its deadline to pass without effect")
+    func closeAnsweredInTime() {
+        var peer = Peer { $0.closeTimeout = .seconds(5) }
+        peer.close(code: .goingAway, reason: "shutdown", because: .shutdown)
+        peer.read(peerClose(1000))
+        let answered: [Action] = [.write(closeFrame(1001, "shutdown")), .closeSocket]
+        #expect(peer.actions == answered)
+        peer.shard.runDueDeadlines(now: .now() + .seconds(5))
+        #expect(peer.actions == answered)
+        #expect(peer.shard.deadlines.pendingCloseHandshakes == 0)
+    }
+
     @Test("after our close, a broken frame from the peer closes the socket with no second close frame")
     func brokenFrameAfterServerClose() {
         var peer = Peer()
         peer.close(code: .goingAway, reason: "shutdown", because: .shutdown)
         peer.read(ClientFrame(opcode: 0x1, payload: [0x41], mask: nil).bytes)
-        #expect(peer.actions == [.write(closeFrame(1001, "shutdown")), .awaitPeerClose, .closeSocket])
+        #expect(peer.actions == [.write(closeFrame(1001, "shutdown")), .closeSocket])
         #expect(peer.connection.closeReason == .shutdown)
     }
 
@@ -142,7 +169,7 @@ struct ConnectionEngineReadTests {
         #expect(
             peer.actions == [
                 .writePong(pongFrame("a")), .writePong(pongFrame("b")),
-                .write(closeFrame(1008, "too many control frames")), .awaitPeerClose,
+                .write(closeFrame(1008, "too many control frames")),
             ]
         )
         #expect(
@@ -160,7 +187,7 @@ struct ConnectionEngineReadTests {
             peer.read(pong("") + pong("") + ping("p"))
             return peer
         }
-        #expect(peer.actions == [.write(closeFrame(1008, "too many control frames")), .awaitPeerClose])
+        #expect(peer.actions == [.write(closeFrame(1008, "too many control frames"))])
         #expect(peer.connection.closeReason == .controlFrameFlood)
     }
 
@@ -175,7 +202,7 @@ struct ConnectionEngineReadTests {
         #expect(peer.actions == [] && peer.sink.closes == [])
 
         peer.shard.livenessTick()
-        let closed: [Action] = [.write(closeFrame(1001, "idle timeout")), .awaitPeerClose]
+        let closed: [Action] = [.write(closeFrame(1001, "idle timeout"))]
         #expect(peer.sink.closes == [.init(code: .goingAway, reason: "idle timeout", cause: .idleTimeout)])
         #expect(peer.actions == closed && peer.connection.closeReason == .idleTimeout)
         #expect(peer.sink.written.count == 2)
@@ -207,7 +234,7 @@ struct ConnectionEngineReadTests {
         peer.shard.livenessTick()
         #expect(peer.sink.closes == [.init(code: .goingAway, reason: "idle timeout", cause: .idleTimeout)])
         #expect(
-            peer.actions == [.writePong(pongFrame("a")), .write(closeFrame(1001, "idle timeout")), .awaitPeerClose]
+            peer.actions == [.writePong(pongFrame("a")), .write(closeFrame(1001, "idle timeout"))]
         )
     }
 
@@ -219,7 +246,7 @@ struct ConnectionEngineReadTests {
         #expect(peer.actions == [] && peer.sink.closes == [])
 
         peer.shard.expireTokens(now: .uptimeNanoseconds(101_000_000_000))
-        let closed: [Action] = [.write(closeFrame(1008, "token expired")), .awaitPeerClose]
+        let closed: [Action] = [.write(closeFrame(1008, "token expired"))]
         #expect(peer.sink.closes == [.init(code: .policyViolation, reason: "token expired", cause: .tokenExpired)])
         #expect(peer.actions == closed && peer.connection.closeReason == .tokenExpired)
 
@@ -321,7 +348,7 @@ struct ConnectionEngineReadTests {
         peer.read(subscribe("a") + subscribe("b") + subscribe("a"))
         #expect(peer.actions == [] && peer.shard.subscriptions == 2)
         peer.read(subscribe("c") + subscribe("d"))
-        #expect(peer.actions == [.write(closeFrame(1008, "too many subscriptions")), .awaitPeerClose])
+        #expect(peer.actions == [.write(closeFrame(1008, "too many subscriptions"))])
         #expect(peer.connection.closeReason == .policyViolation)
         #expect(peer.shard.subscriptions == 2 && peer.subscribers("c") == 0 && peer.subscribers("d") == 0)
     }
@@ -337,7 +364,7 @@ struct ConnectionEngineReadTests {
         #expect(peer.actions == [] && peer.subscribers("news") == 1 && peer.subscribers("user.42.inbox") == 1)
         peer.read(subscribe("user.43.inbox") + subscribe("sport"))
         #expect(
-            peer.actions == [.write(closeFrame(1008, "not allowed to subscribe to this channel")), .awaitPeerClose]
+            peer.actions == [.write(closeFrame(1008, "not allowed to subscribe to this channel"))]
         )
         #expect(peer.connection.closeReason == .policyViolation)
         #expect(peer.subscribers("user.43.inbox") == 0 && peer.subscribers("sport") == 0)
@@ -353,12 +380,12 @@ struct ConnectionEngineReadTests {
         #expect(allowed.actions == [] && allowed.sink.written == [[0x81, 0x02, 0x68, 0x69]])
         allowed.read(publish("sport", "hi"))
         #expect(
-            allowed.actions == [.write(closeFrame(1008, "not allowed to publish to this channel")), .awaitPeerClose]
+            allowed.actions == [.write(closeFrame(1008, "not allowed to publish to this channel"))]
         )
 
         var disabled = Peer()
         disabled.read(publish("news", "hi"))
-        #expect(disabled.actions == [.write(closeFrame(1008, "client publish is disabled")), .awaitPeerClose])
+        #expect(disabled.actions == [.write(closeFrame(1008, "client publish is disabled"))])
     }
 
     // MARK: Release during an event
@@ -380,7 +407,7 @@ struct ConnectionEngineReadTests {
         #expect(peer.decoder.bufferedCapacity > 0)
         let free = peer.shard.pool.freeBuffers
         peer.read(peerClose(1000) + continuation(#""news"}"#))
-        #expect(peer.actions == [.write(closeFrame(1001, "shutdown")), .awaitPeerClose, .closeSocket])
+        #expect(peer.actions == [.write(closeFrame(1001, "shutdown")), .closeSocket])
         #expect(peer.decoder.bufferedCapacity == 0 && peer.shard.pool.freeBuffers > free)
         #expect(peer.subscribers("news") == 0)
     }
@@ -462,6 +489,11 @@ private final class EngineSink: ConnectionSink {
     func pendingOutboundBytes(slot: UInt32) -> Int { 0 }
     func bufferedInboundBytes(slot: UInt32) -> Int { 0 }
 
+    func closeTimedOut(slot: UInt32) {
+        var connection = SinkConnection(sink: self)
+        ConnectionEngine.closeTimedOut(connection: &connection)
+    }
+
     func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
         self.closes.append(Close(code: code, reason: reason, cause: cause))
         guard let shard = self.shard, let id = self.id else { return }
@@ -501,7 +533,6 @@ private struct SinkConnection: ConnectionActions {
     func writePong(_ pong: ByteBuffer) { self.sink.connection.writePong(pong) }
     func holdPong(_ pong: ByteBuffer) { self.sink.connection.holdPong(pong) }
     func write(_ frame: ByteBuffer) { self.sink.connection.write(frame) }
-    func awaitPeerClose() { self.sink.connection.awaitPeerClose() }
     func writeThenCloseSocket(_ frame: ByteBuffer) { self.sink.connection.writeThenCloseSocket(frame) }
     func closeSocket() { self.sink.connection.closeSocket() }
 }

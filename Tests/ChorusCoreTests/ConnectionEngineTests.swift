@@ -58,7 +58,7 @@ struct ConnectionEngineTests {
     func textRefused() {
         var connection = RecordingConnection()
         self.handle(.text(ByteBuffer(string: "nonsense")), &connection)
-        #expect(connection.actions == [.write(self.closeFrame(1008, "expected a JSON object")), .awaitPeerClose])
+        #expect(connection.actions == [.write(self.closeFrame(1008, "expected a JSON object"))])
         #expect(connection.closeReason == .policyViolation)
         #expect(connection.machine.state == .closingByUs)
         // The shard counts the connection as closing: its pings are no longer answered.
@@ -78,7 +78,7 @@ struct ConnectionEngineTests {
         var connection = RecordingConnection()
         self.handle(.binary(ByteBuffer(bytes: [1, 2, 3])), &connection)
         #expect(
-            connection.actions == [.write(self.closeFrame(1003, "binary messages are not accepted")), .awaitPeerClose]
+            connection.actions == [.write(self.closeFrame(1003, "binary messages are not accepted"))]
         )
         #expect(connection.closeReason == .protocolError)
     }
@@ -130,7 +130,7 @@ struct ConnectionEngineTests {
             shard: self.shard,
             connection: &connection
         )
-        #expect(connection.actions == [.write(self.closeFrame(1001, "idle timeout")), .awaitPeerClose])
+        #expect(connection.actions == [.write(self.closeFrame(1001, "idle timeout"))])
         connection.actions = []
         self.handle(.text(ByteBuffer(string: #"{"subscribe":"news"}"#)), &connection)
         self.handle(.binary(ByteBuffer(bytes: [1])), &connection)

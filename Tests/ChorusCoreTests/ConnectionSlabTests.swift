@@ -12,6 +12,8 @@ final class RecordingSink: ConnectionSink {
 
     func pendingOutboundBytes(slot: UInt32) -> Int { 0 }
     func bufferedInboundBytes(slot: UInt32) -> Int { 0 }
+    var closeTimeouts = 0
+    func closeTimedOut(slot: UInt32) { self.closeTimeouts += 1 }
 
     func write(_ bytes: ByteBuffer, slot: UInt32) { self.written.append(bytes) }
     func flush(slot: UInt32) { self.flushes += 1 }

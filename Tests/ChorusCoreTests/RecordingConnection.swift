@@ -11,7 +11,6 @@ struct RecordingConnection: ConnectionActions {
         case writePong([UInt8])
         case holdPong([UInt8])
         case write([UInt8])
-        case awaitPeerClose
         case writeThenCloseSocket([UInt8])
         case closeSocket
     }
@@ -30,7 +29,6 @@ struct RecordingConnection: ConnectionActions {
     mutating func writePong(_ pong: ByteBuffer) { self.record(.writePong(Array(pong.readableBytesView))) }
     mutating func holdPong(_ pong: ByteBuffer) { self.record(.holdPong(Array(pong.readableBytesView))) }
     mutating func write(_ frame: ByteBuffer) { self.record(.write(Array(frame.readableBytesView))) }
-    mutating func awaitPeerClose() { self.record(.awaitPeerClose) }
 
     mutating func writeThenCloseSocket(_ frame: ByteBuffer) {
         self.record(.writeThenCloseSocket(Array(frame.readableBytesView)))

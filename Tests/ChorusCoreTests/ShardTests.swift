@@ -157,6 +157,7 @@ final class ReleasingSink: ConnectionSink {
     func bufferedInboundBytes(slot: UInt32) -> Int { 0 }
     func write(_ bytes: ByteBuffer, slot: UInt32) {}
     func flush(slot: UInt32) {}
+    func closeTimedOut(slot: UInt32) {}
     func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason) {
         self.closes.append((code, reason, cause))
         self.onClose()

@@ -14,4 +14,11 @@ package struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     }
 
     package var description: String { "\(self.index).\(self.generation)" }
+
+    /// The handle as one integer (a deadline ring's key).
+    package var deadlineKey: UInt64 { UInt64(self.generation) << 32 | UInt64(self.index) }
+
+    package init(deadlineKey: UInt64) {
+        self.init(index: UInt32(truncatingIfNeeded: deadlineKey), generation: UInt32(truncatingIfNeeded: deadlineKey >> 32))
+    }
 }

@@ -14,6 +14,8 @@ package protocol ConnectionSink: AnyObject {
     func flush(slot: UInt32)
     /// Starts the closing handshake with `code` and `reason`; the sink later reports its release to the shard.
     func close(slot: UInt32, code: CloseCode, reason: String, because cause: CloseReason)
+    /// The close handshake we started got no answer within the close timeout (`Shard.runDueDeadlines`).
+    func closeTimedOut(slot: UInt32)
     /// Outbound bytes queued and not yet taken by the kernel (read at scrape time only).
     func pendingOutboundBytes(slot: UInt32) -> Int
     /// Capacity of the inbound buffers the connection holds right now (read at scrape time only).

@@ -39,6 +39,8 @@ public final class Shard {
 
     /// Liveness clock: advanced once per ping interval.
     var tick: UInt32 = 0
+    /// The loop's deadlines, both transports' (see `runDueDeadlines`).
+    package internal(set) var deadlines: LoopDeadlines
     /// A ping frame with an empty payload, encoded once and shared by every connection.
     let pingFrame: ByteBuffer
 
@@ -78,6 +80,12 @@ public final class Shard {
         )
         self.pingFrame = FrameEncoder.ping(payload: ByteBuffer(), allocator: allocator)
         self.allocator = allocator
+        self.deadlines = LoopDeadlines(
+            handshakeTimeout: settings.handshakeTimeout,
+            closeTimeout: settings.closeTimeout,
+            pingInterval: settings.pingInterval,
+            now: .now()
+        )
     }
 
     // MARK: Connections

@@ -15,6 +15,10 @@ public struct ShardSettings: Sendable {
     package var slowConsumerPolicy: SlowConsumerPolicy = .disconnect
     /// How long a closing connection waits for the peer's close frame before the socket is closed.
     package var closeTimeout: TimeAmount = .seconds(5)
+    /// How long a client may take to send a complete request head (the transports' requests being read).
+    package var handshakeTimeout: TimeAmount = .seconds(10)
+    /// How often open connections are pinged; silent for two whole intervals, they are closed (1001).
+    package var pingInterval: TimeAmount = .seconds(30)
     /// Published messages smaller than this go uncompressed even to permessage-deflate clients.
     package var compressionMinBytes: Int = 256
     /// Capacity of one pooled inbound assembly buffer.

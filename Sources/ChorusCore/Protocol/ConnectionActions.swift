@@ -31,9 +31,6 @@ package protocol ConnectionActions {
     mutating func holdPong(_ pong: ByteBuffer)
     /// Writes `frame` (the close frame of a close we start) and flushes it.
     mutating func write(_ frame: ByteBuffer)
-    /// Waits for the peer's answer to our close frame, but not longer than the close timeout: then the socket is
-    /// closed.
-    mutating func awaitPeerClose()
     /// Writes `frame`, the last frame of the connection, then closes the socket without waiting for an answer.
     mutating func writeThenCloseSocket(_ frame: ByteBuffer)
     /// Closes the socket now.

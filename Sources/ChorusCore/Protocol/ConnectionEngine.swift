@@ -135,7 +135,15 @@ package enum ConnectionEngine {
         connection.closeReason = cause
         shard.markClosing(id)
         connection.write(FrameEncoder.close(code: code, reason: reason, allocator: connection.allocator))
-        connection.awaitPeerClose()
+        shard.awaitPeerClose(id)
+    }
+
+    /// The close we started got no answer within the close timeout (the loop's deadlines, `Shard.runDueDeadlines`):
+    /// the socket closes, with the reason the close gave.
+    @inlinable
+    package static func closeTimedOut(connection: inout some ConnectionActions) {
+        guard connection.machine.state != .closed else { return }
+        connection.closeSocket()
     }
 
     /// Sends a message back the way a broadcast goes out: encoded once into a `Frame` (a copy, since the decoder

@@ -110,6 +110,8 @@ public struct ServerConfiguration: Sendable {
         settings.slowConsumerPolicy = self.slowConsumer
         settings.maxControlFramesPerSecond = self.maxControlFramesPerSecond
         settings.closeTimeout = self.closeTimeout
+        settings.handshakeTimeout = self.handshakeTimeout
+        settings.pingInterval = self.pingInterval
         settings.compressionMinBytes = self.compressionMinBytes
         return settings
     }

@@ -17,7 +17,6 @@
                 logger: self.logger
             )
             var settings = EpollTransportSettings()
-            settings.handshakeTimeout = self.configuration.handshakeTimeout
             settings.socketSendBufferBytes = self.configuration.socketSendBufferBytes
             settings.maxPendingBytes = self.configuration.maxPendingBytes
             settings.maxHeadBytes = ChannelInitializer.maxRequestHeadBytes

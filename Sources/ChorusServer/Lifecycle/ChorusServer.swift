@@ -143,21 +143,20 @@ public final class ChorusServer: Service, Sendable {
             ]
         )
         self.logAccess(access)
-        var pingTasks = self.hub.shards.map { shard in
-            shard.eventLoop.scheduleRepeatedTask(
-                initialDelay: self.configuration.pingInterval,
-                delay: self.configuration.pingInterval
-            ) { _ in shard.value.livenessTick() }
-        }
-        if access.tokens != nil {
-            // Connections close within about a second of their token's exp; the check is a comparison until
-            // the shard's earliest expiry is due.
-            pingTasks += self.hub.shards.map { shard in
-                shard.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                    shard.value.expireTokens()
+        // Each loop's deadlines (close handshakes, pings and idle timeouts, token expiry) run on one periodic tick
+        // of the loop: the epoll transport's own ticker drives it there, a repeated task on NIO's loops.
+        let tick = LoopDeadlines.tickInterval(
+            handshakeTimeout: self.configuration.handshakeTimeout,
+            closeTimeout: self.configuration.closeTimeout,
+            pingInterval: self.configuration.pingInterval
+        )
+        let deadlineTicks =
+            self.configuration.transport == .nio
+            ? self.hub.shards.map { shard in
+                shard.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+                    shard.value.runDueDeadlines()
                 }
-            }
-        }
+            } : []
 
         // Serve until SIGTERM/SIGINT (or the service group's cancellation).
         try? await gracefulShutdown()
@@ -165,7 +164,6 @@ public final class ChorusServer: Service, Sendable {
         self.logger.info("graceful shutdown: draining", metadata: ["connections": "\(self.state.capacity.taken)"])
         self.state.stopAccepting()
         await listener.close()
-        for task in pingTasks { task.cancel() }
         // The drain ends when the last connection is gone or the drain timeout passes, whichever is first.
         let loop = self.group.next()
         let drained = loop.makePromise(of: Void.self)
@@ -175,6 +173,7 @@ public final class ChorusServer: Service, Sendable {
         try? await drained.futureResult.get()
         timeout.cancel()
         self.state.capacity.forgetWaiters()
+        for task in deadlineTicks { task.cancel() }
         let remaining = self.state.capacity.taken
         self.logger.info(
             "graceful shutdown: done",
