@@ -12,7 +12,6 @@
         var fd: Int32 = -1
         /// The slab generation of the owner, to recognise stale epoll events and timers.
         var generation: UInt32 = 0
-        var wireProtocol = WireProtocol.native
         /// The permessage-deflate window (9...15), 0 for none.
         var deflateWindowBits: UInt8 = 0
         /// Registered for EPOLLOUT (something is queued).

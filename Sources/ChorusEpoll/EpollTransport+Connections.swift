@@ -9,7 +9,7 @@
         // MARK: Upgraded connections
 
         func upgrade(fd: Int32, ticket: AdmissionTicket, leftover: inout ByteBuffer) {
-            let id = self.shard.register(self)
+            let id = self.shard.register(self, wireProtocol: ticket.wireProtocol)
             let slot = Int(id.index)
             while self.records.count <= slot {
                 self.records.append(EpollConnection())
@@ -17,7 +17,6 @@
             var record = EpollConnection()
             record.fd = fd
             record.generation = id.generation
-            record.wireProtocol = ticket.wireProtocol
             if let grant = ticket.grant { self.grants[id.index] = grant }
             if ticket.places.own != nil {
                 self.ownPlaces[id.index] = ticket.places

@@ -67,7 +67,6 @@
                 nonmutating set { self.transport.records[Int(self.slot)].closeReason = newValue }
             }
 
-            var wireProtocol: WireProtocol { self.transport.records[Int(self.slot)].wireProtocol }
             var grant: ChannelGrant? { self.transport.grants[self.slot] }
             var deflateWindowBits: UInt8 { self.transport.records[Int(self.slot)].deflateWindowBits }
             var allocator: ByteBufferAllocator { self.transport.allocator }

@@ -95,7 +95,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         // Must run on the shard's loop: the slab is not locked.
         precondition(context.eventLoop === self.shard.eventLoop, "handler added on a loop that is not its shard's")
         self.context = context
-        let id = self.shard.register(self)
+        let id = self.shard.register(self, wireProtocol: self.wireProtocol)
         self.id = id
         self.shard.setWritable(id, context.channel.isWritable)
         if self.deflateWindowBits != 0 {
@@ -237,7 +237,6 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             nonmutating set { self.handler.closeReason = newValue }
         }
 
-        var wireProtocol: WireProtocol { self.handler.wireProtocol }
 
         var grant: ChannelGrant? { self.handler.grant }
         var deflateWindowBits: UInt8 { self.handler.deflateWindowBits }

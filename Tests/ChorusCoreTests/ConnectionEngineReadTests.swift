@@ -332,8 +332,7 @@ struct ConnectionEngineReadTests {
         // "h€": € is E2 82 AC, cut after its first byte.
         let bytes = masked(0x1, [0x68, 0xE2], fin: false) + masked(0x0, [0x82, 0xAC])
         for pieces in splits(of: bytes) {
-            var peer = Peer()
-            peer.sink.connection.wireProtocol = .echo
+            var peer = Peer(wireProtocol: .echo)
             for piece in pieces { peer.read(piece) }
             #expect(peer.actions == [], "pieces \(pieces.map(\.count))")
             #expect(peer.sink.written == [[0x81, 0x04, 0x68, 0xE2, 0x82, 0xAC]], "pieces \(pieces.map(\.count))")
@@ -424,12 +423,12 @@ private struct Peer {
     let id: ConnectionID
     var decoder: InboundFrameDecoder
 
-    init(_ configure: (inout ShardSettings) -> Void = { _ in }) {
+    init(wireProtocol: WireProtocol = .native, _ configure: (inout ShardSettings) -> Void = { _ in }) {
         var settings = ShardSettings()
         configure(&settings)
         self.hub = Hub(loops: [self.loop], settings: settings)
         self.shard = self.hub.shard(on: self.loop)
-        self.id = self.shard.register(self.sink)
+        self.id = self.shard.register(self.sink, wireProtocol: wireProtocol)
         self.sink.shard = self.shard
         self.sink.id = self.id
         self.decoder = InboundFrameDecoder(maxMessageBytes: settings.maxMessageBytes)
@@ -523,7 +522,6 @@ private struct SinkConnection: ConnectionActions {
         nonmutating set { self.sink.connection.closeReason = newValue }
     }
 
-    var wireProtocol: WireProtocol { self.sink.connection.wireProtocol }
     var grant: ChannelGrant? { self.sink.connection.grant }
     var deflateWindowBits: UInt8 { self.sink.connection.deflateWindowBits }
     var pongMustWait: Bool { self.sink.connection.pongMustWait }

@@ -86,9 +86,11 @@ struct ConnectionEngineTests {
     @Test("echo mode sends text and binary messages back through the shard, with no action")
     func echo() {
         var connection = RecordingConnection()
-        connection.wireProtocol = .echo
-        self.handle(.text(ByteBuffer(string: "hi")), &connection)
-        self.handle(.binary(ByteBuffer(bytes: [7])), &connection)
+        // A connection that chose the echo protocol at its upgrade.
+        let echo = self.shard.register(self.sink, wireProtocol: .echo)
+        for event in [InboundEvent.text(ByteBuffer(string: "hi")), .binary(ByteBuffer(bytes: [7]))] {
+            ConnectionEngine.handle(event, id: echo, shard: self.shard, hub: self.hub, connection: &connection)
+        }
         #expect(connection.actions.isEmpty)
         #expect(
             self.sink.written.map { Array($0.readableBytesView) } == [[0x81, 0x02, 0x68, 0x69], [0x82, 0x01, 0x07]]

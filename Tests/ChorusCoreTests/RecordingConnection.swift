@@ -17,7 +17,6 @@ struct RecordingConnection: ConnectionActions {
 
     var machine = WebSocketConnectionStateMachine()
     var closeReason: CloseReason?
-    var wireProtocol = WireProtocol.native
     var grant: ChannelGrant?
     var deflateWindowBits: UInt8 = 0
     var pongMustWait = false

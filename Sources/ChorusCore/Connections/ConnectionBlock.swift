@@ -22,6 +22,9 @@ package struct ConnectionBlock {
     /// The permessage-deflate window (9...15) this connection negotiated, 0 for none. One byte that sits in
     /// what was padding, so the block stays 80 bytes: compression costs other connections nothing.
     package var deflateWindowBits: UInt8 = 0
+    /// The wire protocol the connection speaks, chosen at its upgrade: the engine dispatches its messages by it.
+    /// One byte in the last of the padding after the flags.
+    package var wireProtocol = WireProtocol.native
     /// Messages delivered to this connection.
     package var deliveredMessages: UInt64 = 0
     /// Messages skipped for this connection because it was not writable (`drop` policy). 32 bits (wrapping), so

@@ -113,12 +113,19 @@ public final class Shard {
         self.sharedSink = sink
     }
 
-    /// Takes a metadata block for a new connection.
-    package func register(_ sink: any ConnectionSink) -> ConnectionID {
+    /// Takes a metadata block for a new connection speaking `wireProtocol`.
+    package func register(_ sink: any ConnectionSink, wireProtocol: WireProtocol = .native) -> ConnectionID {
         self.eventLoop.preconditionInEventLoop()
         precondition(self.sharedSink.map { $0 === sink } ?? true, "a shard with a shared sink registers only it")
         self.statistics.connectionsAccepted += 1
-        return self.slab.acquire(sink: sink, tick: self.tick)
+        let id = self.slab.acquire(sink: sink, tick: self.tick)
+        self.slab[index: id.index].wireProtocol = wireProtocol
+        return id
+    }
+
+    /// The wire protocol connection `id` speaks (a live handle).
+    package func wireProtocol(of id: ConnectionID) -> WireProtocol {
+        self.slab.blocks[Int(id.index)].wireProtocol
     }
 
     /// Unsubscribes the connection from everything, resets its block and frees it. Stale handles are ignored.

@@ -10,8 +10,6 @@ package protocol ConnectionActions {
     var machine: WebSocketConnectionStateMachine { get set }
     /// Why the connection closes, once known (reported when it is released; nil then counts as an error).
     var closeReason: CloseReason? { get set }
-    /// The wire protocol the connection speaks (chosen at its upgrade): what its data messages mean.
-    var wireProtocol: WireProtocol { get }
     /// The permissions of the connection's token; nil without tokens. Read only for a subscriber's text message.
     var grant: ChannelGrant? { get }
     /// The permessage-deflate window negotiated at the upgrade (9...15), 0 for none.

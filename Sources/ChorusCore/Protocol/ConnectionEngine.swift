@@ -46,7 +46,7 @@ package enum ConnectionEngine {
         switch event {
         case .text(let message):
             guard connection.machine.isOpen else { return }
-            switch connection.wireProtocol {
+            switch shard.wireProtocol(of: id) {
             case .native:
                 guard
                     let close = SubscriberCommands.apply(
@@ -70,7 +70,7 @@ package enum ConnectionEngine {
             }
         case .binary(let message):
             guard connection.machine.isOpen else { return }
-            switch connection.wireProtocol {
+            switch shard.wireProtocol(of: id) {
             case .native:
                 Self.close(
                     code: .unsupportedData,
