@@ -87,6 +87,10 @@
                 self.transport.waitingPongs[self.slot] = pong
             }
 
+            func takeWaitingPong() -> ByteBuffer? {
+                self.transport.waitingPongs.removeValue(forKey: self.slot)
+            }
+
             func write(_ frame: ByteBuffer) {
                 self.transport.send(frame, slot: self.slot)
             }

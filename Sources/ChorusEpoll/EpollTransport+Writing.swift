@@ -56,9 +56,9 @@
             guard self.records[index].isInUse else { return }
             self.records[index].corkedPongs = 0
             // A pong that waits behind a queue is written when the queue drains (`flushQueue`).
-            guard self.records[index].pending == nil, self.records[index].machine.isOpen,
-                let pong = self.waitingPongs.removeValue(forKey: slot)
-            else { return }
+            guard self.records[index].pending == nil else { return }
+            var connection = Connection(transport: self, slot: slot, generation: self.records[index].generation)
+            guard let pong = ConnectionEngine.pongReady(connection: &connection) else { return }
             let outcome = self.writeSome(fd: self.records[index].fd, slot: slot) { fd in
                 pong.withUnsafeReadableBytes { chorus_send(fd, $0.baseAddress, UInt($0.count)) }
             }
@@ -220,8 +220,9 @@
             self.shard.setWritable(self.id(slot), true)
             if self.records[index].closeWhenFlushed {
                 self.connectionGone(slot: slot)
-            } else if let pong = self.waitingPongs.removeValue(forKey: slot), self.records[index].machine.isOpen {
-                self.send(pong, slot: slot)
+            } else {
+                var connection = Connection(transport: self, slot: slot, generation: self.records[index].generation)
+                if let pong = ConnectionEngine.pongReady(connection: &connection) { self.send(pong, slot: slot) }
             }
         }
 

@@ -163,8 +163,9 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenComplete { _ in
             self.pongInFlight = false
-            guard let next = self.waitingPong, self.machine.isOpen, let context = self.context else { return }
-            self.waitingPong = nil
+            guard let context = self.context else { return }
+            var connection = Connection(handler: self, context: context)
+            guard let next = ConnectionEngine.pongReady(connection: &connection) else { return }
             self.writePong(next, context)
         }
         context.writeAndFlush(Self.wrapOutboundOut(pong), promise: written)
@@ -250,6 +251,11 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
 
         func holdPong(_ pong: ByteBuffer) {
             self.handler.waitingPong = pong
+        }
+
+        func takeWaitingPong() -> ByteBuffer? {
+            defer { self.handler.waitingPong = nil }
+            return self.handler.waitingPong
         }
 
         func write(_ frame: ByteBuffer) {

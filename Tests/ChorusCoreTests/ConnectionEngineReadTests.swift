@@ -530,6 +530,7 @@ private struct SinkConnection: ConnectionActions {
 
     func writePong(_ pong: ByteBuffer) { self.sink.connection.writePong(pong) }
     func holdPong(_ pong: ByteBuffer) { self.sink.connection.holdPong(pong) }
+    func takeWaitingPong() -> ByteBuffer? { self.sink.connection.takeWaitingPong() }
     func write(_ frame: ByteBuffer) { self.sink.connection.write(frame) }
     func writeThenCloseSocket(_ frame: ByteBuffer) { self.sink.connection.writeThenCloseSocket(frame) }
     func closeSocket() { self.sink.connection.closeSocket() }

@@ -54,6 +54,29 @@ struct ConnectionEngineTests {
         #expect(self.shard.statistics.pongsReplaced == 2)
     }
 
+    @Test("the waiting pong (the latest ping's answer) is released once writable, but never after our close frame")
+    func waitingPongReleased() {
+        var connection = RecordingConnection()
+        connection.pongMustWait = true
+        self.handle(.ping(ByteBuffer(string: "a")), &connection)
+        self.handle(.ping(ByteBuffer(string: "b")), &connection)
+        let ready = ConnectionEngine.pongReady(connection: &connection)
+        #expect(ready.map { Array($0.readableBytesView) } == [0x8A, 0x01, UInt8(ascii: "b")])
+        #expect(ConnectionEngine.pongReady(connection: &connection) == nil)
+
+        self.handle(.ping(ByteBuffer(string: "c")), &connection)
+        ConnectionEngine.close(
+            code: .goingAway,
+            reason: "shutdown",
+            because: .shutdown,
+            id: self.id,
+            shard: self.shard,
+            connection: &connection
+        )
+        #expect(ConnectionEngine.pongReady(connection: &connection) == nil)
+        #expect(connection.waitingPong == nil)
+    }
+
     @Test("a refused text message starts a close: 1008 with the parser's reason, then a wait for the answer")
     func textRefused() {
         var connection = RecordingConnection()

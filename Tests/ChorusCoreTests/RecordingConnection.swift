@@ -24,9 +24,19 @@ struct RecordingConnection: ConnectionActions {
     var releaseAfterActions: Int?
     var allocator = ByteBufferAllocator()
     var actions: [Action] = []
+    /// The pong `holdPong` kept.
+    var waitingPong: ByteBuffer?
 
     mutating func writePong(_ pong: ByteBuffer) { self.record(.writePong(Array(pong.readableBytesView))) }
-    mutating func holdPong(_ pong: ByteBuffer) { self.record(.holdPong(Array(pong.readableBytesView))) }
+    mutating func holdPong(_ pong: ByteBuffer) {
+        self.record(.holdPong(Array(pong.readableBytesView)))
+        self.waitingPong = pong
+    }
+
+    mutating func takeWaitingPong() -> ByteBuffer? {
+        defer { self.waitingPong = nil }
+        return self.waitingPong
+    }
     mutating func write(_ frame: ByteBuffer) { self.record(.write(Array(frame.readableBytesView))) }
 
     mutating func writeThenCloseSocket(_ frame: ByteBuffer) {

@@ -27,6 +27,8 @@ package protocol ConnectionActions {
     /// Keeps `pong` as the connection's waiting pong, in place of any earlier one: written once the pong before
     /// it is.
     mutating func holdPong(_ pong: ByteBuffer)
+    /// Gives up the waiting pong, if any (see `ConnectionEngine.pongReady`).
+    mutating func takeWaitingPong() -> ByteBuffer?
     /// Writes `frame` (the close frame of a close we start) and flushes it.
     mutating func write(_ frame: ByteBuffer)
     /// Writes `frame`, the last frame of the connection, then closes the socket without waiting for an answer.

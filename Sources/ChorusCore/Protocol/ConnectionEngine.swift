@@ -138,6 +138,15 @@ package enum ConnectionEngine {
         shard.awaitPeerClose(id)
     }
 
+    /// The connection can take a pong again (the queue its waiting pong stood behind drained, or the pong before it
+    /// was written): the waiting pong, the answer to the latest ping, for the transport to write now; nil when none
+    /// waits or the connection is closing (nothing follows a close frame).
+    @inlinable
+    package static func pongReady(connection: inout some ConnectionActions) -> ByteBuffer? {
+        guard let pong = connection.takeWaitingPong() else { return nil }
+        return connection.machine.isOpen ? pong : nil
+    }
+
     /// The close we started got no answer within the close timeout (the loop's deadlines, `Shard.runDueDeadlines`):
     /// the socket closes, with the reason the close gave.
     @inlinable
