@@ -43,13 +43,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The NIO transport's connection: one channel handler per upgraded Channel, carrying out the engine's
-        // actions. NIOCore only, like ChorusCore: it runs on EmbeddedChannel in tests.
+        // The NIO transport: the HTTP/1 pipeline with Chorus's WebSocket upgrader, which asks the server's
+        // `NIOUpgradeDecider`, and one channel handler per upgraded Channel, carrying out the engine's actions.
+        // NIOCore and NIOHTTP1, never NIOPosix, like ChorusCore: it runs on EmbeddedChannel in tests.
         .target(
             name: "ChorusNIO",
             dependencies: [
                 "ChorusCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -189,6 +191,7 @@ let package = Package(
                 "ChorusCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,11 +1,12 @@
 import ChorusCore
 import ChorusEpoll
+import ChorusNIO
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
-/// Builds each accepted connection's pipeline: NIO's HTTP/1 server handlers, the WebSocket upgrader and the
-/// `HTTPConnectionHandler`. After an upgrade all of them leave and one `WebSocketConnectionHandler` remains.
+/// Builds each accepted connection's pipeline (ChorusNIO's `HTTPPipeline`) from the server's parts: the upgrade
+/// decider (`UpgradePolicy`, or `HandedOffUpgrade` for a connection the epoll transport handed over) and the
+/// `HTTPConnectionHandler`; and sets the accepted channels' options from the configuration.
 struct ChannelInitializer: Sendable {
     let configuration: ServerConfiguration
     let hub: Hub
@@ -42,16 +43,12 @@ struct ChannelInitializer: Sendable {
     /// it too.
     static let maxRequestHeadBytes = 16 * 1024
 
-    /// NIO's decoder limits: header fields over `maxRequestHeadBytes` raise `HTTPParserError.headerOverflow`.
-    static var decoderLimits: NIOHTTPDecoderLimitConfiguration {
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = Self.maxRequestHeadBytes
-        limits.maxHeaderListSize = Self.maxRequestHeadBytes
-        return limits
-    }
+    private var pipeline: HTTPPipeline { HTTPPipeline(maxRequestHeadBytes: Self.maxRequestHeadBytes) }
 
-    /// - Parameter handedOff: why the epoll transport handed this connection over (see
-    ///   `WebSocketUpgrader.handedOff`); nil on the NIO transport.
+    /// Configures an accepted channel of the main port: HTTP/1 and WebSocket upgrades.
+    ///
+    /// - Parameter handedOff: why the epoll transport handed this connection over (see `HandedOffUpgrade`); nil on
+    ///   the NIO transport.
     func initialize(_ channel: any Channel, handedOff: HandOffReason? = nil) throws {
         let policy = UpgradePolicy(
             configuration: self.configuration,
@@ -60,27 +57,17 @@ struct ChannelInitializer: Sendable {
             access: self.access
         )
         let http = self.httpHandler(role: .main)
-        // No NIO error handler (it answers every parser error 400 with an empty body): `HTTPConnectionHandler`
-        // answers them.
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withServerUpgrade: (
-                upgraders: [WebSocketUpgrader(policy: policy, handedOff: handedOff)], completionHandler: { _ in }
-            ),
-            withErrorHandling: false,
-            withEncoderConfiguration: .init(),
-            withDecoderLimitConfiguration: Self.decoderLimits
-        )
-        try channel.pipeline.syncOperations.addHandler(http)
+        if let handedOff {
+            let decider = HandedOffUpgrade(policy: policy, reason: handedOff)
+            try self.pipeline.configure(channel, hub: self.hub, decider: decider, http: http)
+        } else {
+            try self.pipeline.configure(channel, hub: self.hub, decider: policy, http: http)
+        }
     }
 
     /// The pipeline of the optional metrics listener: plain HTTP/1, no upgrades.
     func initializeMetricsOnly(_ channel: any Channel) throws {
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withErrorHandling: false,
-            withEncoderConfiguration: .init(),
-            withDecoderLimitConfiguration: Self.decoderLimits
-        )
-        try channel.pipeline.syncOperations.addHandler(self.httpHandler(role: .metricsOnly))
+        try self.pipeline.configureWithoutUpgrades(channel, http: self.httpHandler(role: .metricsOnly))
     }
 
     private func httpHandler(role: HTTPRouter.Role) -> HTTPConnectionHandler {
