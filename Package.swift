@@ -173,10 +173,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share (a test target cannot depend on another).
+        .target(name: "ChorusTestSupport", path: "Tests/ChorusTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: [
                 "ChorusCore",
+                "ChorusTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 // SHA1Tests checks Chorus's own SHA-1 against swift-crypto's.
@@ -188,6 +191,7 @@ let package = Package(
             name: "ChorusNIOTests",
             dependencies: [
                 "ChorusNIO",
+                "ChorusTestSupport",
                 "ChorusCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -199,6 +203,7 @@ let package = Package(
             name: "ChorusServerTests",
             dependencies: [
                 "ChorusServer",
+                "ChorusTestSupport",
                 "ChorusCore",
                 "ChorusEpoll",
                 "ChorusNIO",

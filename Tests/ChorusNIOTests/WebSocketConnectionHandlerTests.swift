@@ -1,3 +1,4 @@
+import ChorusTestSupport
 import NIOCore
 import NIOEmbedded
 import Testing

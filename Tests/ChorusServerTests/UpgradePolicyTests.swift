@@ -1,6 +1,7 @@
 #if os(Linux)
     import ChorusCore
     import ChorusServer
+    import ChorusTestSupport
     import NIOCore
     import NIOEmbedded
     import NIOHTTP1
@@ -178,21 +179,5 @@
         }
 
         private struct DecodeFailure: Error {}
-    }
-
-    /// A seeded generator, so a failure can be replayed: SplitMix64, as ChorusCoreTests has it (test targets
-    /// cannot share code, and this one is too small for a support target of its own).
-    private struct SplitMix64: RandomNumberGenerator {
-        private var state: UInt64
-
-        init(seed: UInt64) { self.state = seed }
-
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 #endif

@@ -1,21 +1,18 @@
-/// Builds masked client frames byte by byte: a copy of ChorusCoreTests' (a test target cannot depend on another).
-struct ClientFrame {
-    var fin = true
+/// Builds masked client frames byte by byte, including invalid ones, for the tests of every target that reads them.
+package struct ClientFrame {
+    package var fin = true
     /// RSV bits as they sit in the first header byte (0x40, 0x20, 0x10).
-    var rsv: UInt8 = 0
-    var opcode: UInt8
-    var payload: [UInt8]
+    package var rsv: UInt8 = 0
+    package var opcode: UInt8
+    package var payload: [UInt8]
     /// nil sends the frame unmasked.
-    var mask: [UInt8]? = [0x37, 0xFA, 0x21, 0x3D]
+    package var mask: [UInt8]? = [0x37, 0xFA, 0x21, 0x3D]
     /// Overrides the length field: 126 or 127 force the extended forms, or supply raw extended bytes.
-    var forcedLength7: UInt8? = nil
-    var forcedExtendedLength: [UInt8]? = nil
+    package var forcedLength7: UInt8? = nil
+    package var forcedExtendedLength: [UInt8]? = nil
 
-    init(
-        fin: Bool = true,
-        rsv: UInt8 = 0,
-        opcode: UInt8,
-        payload: [UInt8] = [],
+    package init(
+        fin: Bool = true, rsv: UInt8 = 0, opcode: UInt8, payload: [UInt8] = [],
         mask: [UInt8]? = [0x37, 0xFA, 0x21, 0x3D]
     ) {
         self.fin = fin
@@ -25,11 +22,11 @@ struct ClientFrame {
         self.mask = mask
     }
 
-    init(fin: Bool = true, opcode: UInt8, text: String) {
+    package init(fin: Bool = true, opcode: UInt8, text: String) {
         self.init(fin: fin, opcode: opcode, payload: Array(text.utf8))
     }
 
-    var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out: [UInt8] = [(self.fin ? 0x80 : 0) | self.rsv | self.opcode]
         let maskBit: UInt8 = self.mask == nil ? 0 : 0x80
         let count = self.payload.count
