@@ -55,8 +55,9 @@
             let index = Int(slot)
             guard self.records[index].isInUse else { return }
             self.records[index].corkedPongs = 0
-            // A pong that waits behind a queue is written when the queue drains (`flushQueue`).
-            guard self.records[index].pending == nil else { return }
+            // A pong that waits behind a queue is written when the queue drains (`flushQueue`). Almost always none
+            // waits: that is checked before asking the engine, once per connection per turn.
+            guard !self.waitingPongs.isEmpty, self.records[index].pending == nil else { return }
             var connection = Connection(transport: self, slot: slot, generation: self.records[index].generation)
             guard let pong = ConnectionEngine.pongReady(connection: &connection) else { return }
             let outcome = self.writeSome(fd: self.records[index].fd, slot: slot) { fd in
@@ -220,7 +221,7 @@
             self.shard.setWritable(self.id(slot), true)
             if self.records[index].closeWhenFlushed {
                 self.connectionGone(slot: slot)
-            } else {
+            } else if !self.waitingPongs.isEmpty {
                 var connection = Connection(transport: self, slot: slot, generation: self.records[index].generation)
                 if let pong = ConnectionEngine.pongReady(connection: &connection) { self.send(pong, slot: slot) }
             }

@@ -54,7 +54,8 @@
         var activeDecoders: [UInt32: InboundFrameDecoder] = [:]
         /// The answer to the latest ping of connections whose queue was not empty when it came, by slot: written
         /// when the queue drains, replaced by a newer ping's (so a peer that pings and never reads holds one pong).
-        var waitingPongs: [UInt32: ByteBuffer] = [:]
+        /// Read on every `uncork` (one per connection per turn), so unchecked like the corking state below.
+        @exclusivity(unchecked) var waitingPongs: [UInt32: ByteBuffer] = [:]
         /// Token permissions of connections that have a token (none without tokens), by slot.
         var grants: [UInt32: ChannelGrant] = [:]
         /// The admission places of connections that hold one of their own (only with a per-address limit), by slot;
