@@ -23,11 +23,8 @@
             } else if self.sharedPlaces == nil {
                 self.sharedPlaces = ticket.places
             }
-            if let deflate = ticket.deflate {
-                record.deflateWindowBits = deflate.serverMaxWindowBits
-                self.shard.setDeflateWindowBits(id, deflate.serverMaxWindowBits)
-                self.hub.compressionConnectionOpened()
-            }
+            // The decoder's RSV1 and the engine's echo read it here; the block gets it in `opened`.
+            record.deflateWindowBits = ticket.deflate?.serverMaxWindowBits ?? 0
             self.records[slot] = record
             self.loop.modify(
                 fd,
@@ -38,11 +35,14 @@
             ticket.answer.write(into: &self.upgradeResponse)
             self.sendUpgradeResponse(slot: id.index)
             guard self.records[slot].isInUse else { return }
-            for channel in ticket.channels {
-                // The upgrade policy already checked the count against the limit.
-                _ = self.shard.subscribe(id, to: channel)
-            }
-            if let expiry = ticket.tokenExpiry { self.shard.setTokenExpiry(id, expiry) }
+            ConnectionEngine.opened(
+                id,
+                deflateWindowBits: self.records[slot].deflateWindowBits,
+                channels: ticket.channels,
+                tokenExpiry: ticket.tokenExpiry,
+                shard: self.shard,
+                hub: self.hub
+            )
             if leftover.readableBytes > 0, self.records[slot].isInUse {
                 self.consume(&leftover, slot: id.index)
             }
@@ -146,16 +146,13 @@
             if var decoder = self.activeDecoders.removeValue(forKey: slot) {
                 decoder.releaseBuffers(to: self.shard.pool)
             }
-            let reason = self.records[index].closeReason ?? .error
-            let compressed = self.records[index].deflateWindowBits != 0
+            let reason = self.records[index].closeReason
             let places = self.ownPlaces.removeValue(forKey: slot) ?? self.sharedPlaces
+            precondition(places != nil, "Internal inconsistency: a connection without admission places")
             self.grants.removeValue(forKey: slot)
             self.waitingPongs.removeValue(forKey: slot)
             self.records[index] = EpollConnection()
-            self.shard.release(id, reason: reason)
-            if compressed { self.hub.compressionConnectionClosed() }
-            guard let places else { preconditionFailure("Internal inconsistency: a connection without admission places") }
-            places.release()
+            ConnectionEngine.released(id, reason: reason, places: places, shard: self.shard, hub: self.hub)
         }
     }
 

@@ -98,16 +98,15 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         let id = self.shard.register(self, wireProtocol: self.wireProtocol)
         self.id = id
         self.shard.setWritable(id, context.channel.isWritable)
-        if self.deflateWindowBits != 0 {
-            self.shard.setDeflateWindowBits(id, self.deflateWindowBits)
-            self.hub.compressionConnectionOpened()
-        }
-        for channel in self.initialChannels {
-            // The upgrade policy already checked the count against the limit.
-            _ = self.shard.subscribe(id, to: channel)
-        }
+        ConnectionEngine.opened(
+            id,
+            deflateWindowBits: self.deflateWindowBits,
+            channels: self.initialChannels,
+            tokenExpiry: self.tokenExpiry.take(),
+            shard: self.shard,
+            hub: self.hub
+        )
         self.initialChannels = []
-        if let expiry = self.tokenExpiry.take() { self.shard.setTokenExpiry(id, expiry) }
         if !context.channel.isActive {
             self.connectionGone()
         }
@@ -178,9 +177,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         guard let id = self.id else { return }
         self.id = nil
         self.decoder.releaseBuffers(to: self.shard.pool)
-        self.shard.release(id, reason: self.closeReason ?? .error)
-        if self.deflateWindowBits != 0 { self.hub.compressionConnectionClosed() }
-        self.places.take()?.release()
+        ConnectionEngine.released(id, reason: self.closeReason, places: self.places.take(), shard: self.shard, hub: self.hub)
     }
 
     // MARK: ConnectionSink
