@@ -11,7 +11,9 @@ package struct ChannelList: Sequence, Equatable, Sendable, ExpressibleByArrayLit
         self.init(elements)
     }
 
-    package init(_ channels: some Sequence<ChannelName>) {
+    /// The channels of `channels`, without duplicates, in order. (An array, not any sequence: a generic
+    /// sequence's iterator, unspecialized across modules, costs an allocation.)
+    package init(_ channels: [ChannelName]) {
         for channel in channels { self.appendIfAbsent(channel) }
     }
 

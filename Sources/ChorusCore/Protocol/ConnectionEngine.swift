@@ -3,7 +3,10 @@ import NIOCore
 /// What a connection does with each decoded event and with a close the server starts, decided once for both
 /// transports: they carry the decisions out through `ConnectionActions`.
 ///
-/// Inlined into each transport, so the call is specialized for its `ConnectionActions`: no existential, nothing
+/// The transports call it across modules, where (as built here) the calls stay generic rather than specialized
+/// (checked in the release binary): so it never mutates a `ConnectionActions` property in place — a generic call to
+/// a `modify` accessor allocates the accessor's coroutine frame when it outgrows the caller's buffer (the NIO
+/// handler's, with its exclusivity record, did) — but reads it and sets it back (`updateMachine`). Nothing is
 /// allocated per event beyond the frames it encodes.
 package enum ConnectionEngine {
     /// Decodes the bytes a connection read and acts on every event, until `input` is used up or the connection
@@ -96,7 +99,7 @@ package enum ConnectionEngine {
         case .pong:
             shard.pongReceived(id)
         case .close(let code, _):
-            switch connection.machine.peerClosed() {
+            switch Self.updateMachine(&connection, { $0.peerClosed() }) {
             case .echoThenCloseSocket:
                 connection.closeReason = code == CloseCode.goingAway.rawValue ? .goingAway : .normal
                 shard.markClosing(id)
@@ -107,7 +110,7 @@ package enum ConnectionEngine {
                 break
             }
         case .failure(let code, let reason):
-            guard connection.machine.closeRequested() else {
+            guard Self.updateMachine(&connection, { $0.closeRequested() }) else {
                 connection.closeSocket()
                 return
             }
@@ -131,7 +134,7 @@ package enum ConnectionEngine {
         shard: Shard,
         connection: inout some ConnectionActions
     ) {
-        guard connection.machine.closeRequested() else { return }
+        guard Self.updateMachine(&connection, { $0.closeRequested() }) else { return }
         connection.closeReason = cause
         shard.markClosing(id)
         connection.write(FrameEncoder.close(code: code, reason: reason, allocator: connection.allocator))
@@ -171,5 +174,17 @@ package enum ConnectionEngine {
         // compressed connection comes back uncompressed, although RFC 7692 allows that.
         let compressed = connection.deflateWindowBits != 0 ? CompressedFrames(plain: frame, alwaysCompress: true) : nil
         _ = shard.deliver(frame, compressed: compressed, toConnection: id)
+    }
+
+    /// Runs `body` on a copy of the connection's state machine and stores it back: a get and a set, never the
+    /// property's `modify` accessor (see the type's comment).
+    @inlinable
+    package static func updateMachine<Result>(
+        _ connection: inout some ConnectionActions,
+        _ body: (inout WebSocketConnectionStateMachine) -> Result
+    ) -> Result {
+        var machine = connection.machine
+        defer { connection.machine = machine }
+        return body(&machine)
     }
 }
