@@ -14,6 +14,8 @@ struct ChannelInitializer: Sendable {
     let metrics: MetricsExporter
     /// Who may connect: tokens, origins, per-address limits.
     let access: AccessControl
+    /// Each loop's HTTP request deadlines.
+    let deadlines: HTTPDeadlinesByLoop
 
     /// Sets the options of every accepted channel: a small fixed receive buffer (NIO keeps it for the
     /// connection's life) and a write-buffer high-water mark at the pending-bytes limit (past it the channel
@@ -78,6 +80,11 @@ struct ChannelInitializer: Sendable {
             metrics: self.metrics,
             role: role
         )
-        return HTTPConnectionHandler(router: router, state: self.state, configuration: self.configuration)
+        return HTTPConnectionHandler(
+            router: router,
+            state: self.state,
+            configuration: self.configuration,
+            deadlines: self.deadlines
+        )
     }
 }

@@ -12,11 +12,24 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let state: ServerState
     private let handshakeTimeout: TimeAmount
     private var assembly: HTTPRequestAssembly
-    private var timer: Scheduled<Void>?
+    private let deadlinesByLoop: HTTPDeadlinesByLoop
+    /// The loop's deadlines, which list this connection while it has one.
+    private var loopDeadlines: HTTPDeadlines?
+    private var context: ChannelHandlerContext?
+    /// When the request being waited for is late (or a lingering close is over); nil: none.
+    private(set) var deadline: NIODeadline?
+    /// This connection's place in its loop's `HTTPDeadlines`, -1 when not listed.
+    var deadlineSlot = -1
 
-    init(router: HTTPRouter, state: ServerState, configuration: ServerConfiguration) {
+    init(
+        router: HTTPRouter,
+        state: ServerState,
+        configuration: ServerConfiguration,
+        deadlines: HTTPDeadlinesByLoop
+    ) {
         self.router = router
         self.state = state
+        self.deadlinesByLoop = deadlines
         self.handshakeTimeout = configuration.handshakeTimeout
         self.assembly = HTTPRequestAssembly(
             maxBodyBytes: configuration.maxMessageBytes,
@@ -25,12 +38,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.loopDeadlines = self.deadlinesByLoop.deadlines(on: context.eventLoop)
         self.armTimer(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
+        self.loopDeadlines?.remove(self)
+        self.deadline = nil
+        self.context = nil
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -131,18 +147,24 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
     }
 
-    /// Closes a connection that does not complete a request in time (a slow or silent client), or, while
-    /// closing, one whose lingering time is over.
+    /// Sets the deadline by which the next request must be complete (a slow or silent client is closed), or,
+    /// while closing, the end of the lingering time; the loop's tick acts on it (`deadlinePassed`).
     private func armTimer(context: ChannelHandlerContext, in delay: TimeAmount? = nil) {
-        self.timer?.cancel()
-        self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? self.handshakeTimeout) {
-            switch self.assembly.timerFired() {
-            case .nothing:
-                return
-            case .close(let countTimeout):
-                if countTimeout { self.state.countRejection(.timeout) }
-                context.close(promise: nil)
-            }
+        self.deadline = .now() + (delay ?? self.handshakeTimeout)
+        self.loopDeadlines?.add(self)
+    }
+
+    /// The deadline passed (told by the loop's `HTTPDeadlines`).
+    func deadlinePassed() {
+        self.deadline = nil
+        self.loopDeadlines?.remove(self)
+        guard let context = self.context else { return }
+        switch self.assembly.timerFired() {
+        case .nothing:
+            return
+        case .close(let countTimeout):
+            if countTimeout { self.state.countRejection(.timeout) }
+            context.close(promise: nil)
         }
     }
 }

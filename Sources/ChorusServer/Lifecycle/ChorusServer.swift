@@ -77,8 +77,11 @@ public final class ChorusServer: Service, Sendable {
 
     public func run() async throws {
         let access: AccessControl
+        let httpDeadlines: HTTPDeadlinesByLoop
+        let deadlineTicks: [RepeatedTask]
         do {
             access = try await AccessControl.make(configuration: self.configuration, logger: self.logger)
+            (httpDeadlines, deadlineTicks) = try await self.startDeadlineTicks()
         } catch {
             self.listening.complete(.failure(error))
             self.metricsListening.complete(.failure(error))
@@ -92,7 +95,8 @@ public final class ChorusServer: Service, Sendable {
             hub: self.hub,
             state: self.state,
             metrics: self.metrics,
-            access: access
+            access: access,
+            deadlines: httpDeadlines
         )
         let listener: MainListener
         let metricsChannel: (any Channel)?
@@ -143,21 +147,6 @@ public final class ChorusServer: Service, Sendable {
             ]
         )
         self.logAccess(access)
-        // Each loop's deadlines (close handshakes, pings and idle timeouts, token expiry) run on one periodic tick
-        // of the loop: the epoll transport's own ticker drives it there, a repeated task on NIO's loops.
-        let tick = LoopDeadlines.tickInterval(
-            handshakeTimeout: self.configuration.handshakeTimeout,
-            closeTimeout: self.configuration.closeTimeout,
-            pingInterval: self.configuration.pingInterval
-        )
-        let deadlineTicks =
-            self.configuration.transport == .nio
-            ? self.hub.shards.map { shard in
-                shard.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
-                    shard.value.runDueDeadlines()
-                }
-            } : []
-
         // Serve until SIGTERM/SIGINT (or the service group's cancellation).
         try? await gracefulShutdown()
 
@@ -182,6 +171,30 @@ public final class ChorusServer: Service, Sendable {
         try? await metricsChannel?.close()
         try? await self.cluster?.shutdown().get()
         try await self.shutdownLoops()
+    }
+
+    /// Starts one periodic tick on each NIO loop, which runs that loop's deadlines: its HTTP connections' request
+    /// deadlines (`HTTPDeadlines`) and, on the NIO transport, whose loops are the shards', the shard's connection
+    /// deadlines (`Shard.runDueDeadlines`: close handshakes, pings and idle timeouts, token expiry). The epoll loops
+    /// run their shard's from their own ticker (`EpollTransport`).
+    private func startDeadlineTicks() async throws -> (HTTPDeadlinesByLoop, [RepeatedTask]) {
+        let loops = Array(self.group.makeIterator())
+        let deadlines = try await HTTPDeadlinesByLoop.make(on: loops)
+        let tick = LoopDeadlines.tickInterval(
+            handshakeTimeout: self.configuration.handshakeTimeout,
+            closeTimeout: self.configuration.closeTimeout,
+            pingInterval: self.configuration.pingInterval
+        )
+        let hub = self.hub
+        let loopsHaveShards = self.configuration.transport == .nio
+        let ticks = loops.map { loop in
+            loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+                let now = NIODeadline.now()
+                deadlines.deadlines(on: loop).runDue(now: now)
+                if loopsHaveShards { hub.shard(on: loop).runDueDeadlines(now: now) }
+            }
+        }
+        return (deadlines, ticks)
     }
 
     /// Stops the epoll loops (if any), then the NIO group.
