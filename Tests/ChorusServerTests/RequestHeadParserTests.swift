@@ -37,6 +37,16 @@ struct RequestHeadParserTests {
         #expect(head.headers["x-two"] == ["1", "2"])
     }
 
+    @Test("a zero Content-Length with whitespace llhttp accepts (before it, spaces after it) is still an upgrade")
+    func zeroLengthWithWhitespace() {
+        let text = "GET /ws/a HTTP/1.1\r\nContent-Length: \t0  \r\n\r\n"
+        guard case .complete(let layout) = self.parse(text) else {
+            Issue.record("not complete")
+            return
+        }
+        #expect(layout.length == text.utf8.count)
+    }
+
     @Test("names an upgrade reads are matched in any case, and a name that only starts like one is kept as sent")
     func knownNames() throws {
         let text =
@@ -101,6 +111,8 @@ struct RequestHeadParserTests {
             "GET /ws/a HTTP/1.1\r\nX(y): v\r\n\r\n",
             "GET /ws/a HTTP/1.1\r\nX: a\u{01}b\r\n\r\n",
             "GET /ws/a HTTP/1.1\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n",
+            // A tab after a length: RFC 9110 whitespace, but llhttp refuses it there (Fuzz/head-corpus).
+            "GET /ws/a HTTP/1.1\r\nContent-Length: 0 \t\r\n\r\n",
         ]
         for text in cases {
             #expect(self.parse(text) == .unsupported, "\(text.debugDescription)")

@@ -46,7 +46,9 @@ package enum RequestHeadParser {
                 // A request with a body is not an upgrade; the HTTP side reads bodies, and refuses a repeated
                 // length (NIO's decoder does, even when both say 0).
                 if ASCII.equalsIgnoringCase(field.name, "content-length") {
-                    guard !sawContentLength, field.value.elementsEqual("0".utf8) else { return .unsupported }
+                    guard !sawContentLength, Self.isZeroLength(line[(field.name.endIndex + 1)...]) else {
+                        return .unsupported
+                    }
                     sawContentLength = true
                 }
                 if ASCII.equalsIgnoringCase(field.name, "transfer-encoding") { return .unsupported }
@@ -73,6 +75,13 @@ package enum RequestHeadParser {
             !line[..<colon].contains(UInt8(ascii: " "))
         else { return nil }
         return (line[..<colon], ASCII.trimmed(line[(colon + 1)...]))
+    }
+
+    /// True for a `Content-Length` value of 0 as NIO's decoder (llhttp) reads it: whitespace before it, and only
+    /// spaces after it (llhttp refuses a tab there, although RFC 9110 allows one).
+    static func isZeroLength(_ value: Slice<UnsafeRawBufferPointer>) -> Bool {
+        let digits = value.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        return digits.first == UInt8(ascii: "0") && digits.dropFirst().allSatisfy { $0 == UInt8(ascii: " ") }
     }
 
     /// The header names an upgrade request carries, as literals, for `RequestHeadView.makeHTTPRequestHead()` (the
