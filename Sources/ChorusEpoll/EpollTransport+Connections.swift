@@ -9,7 +9,7 @@
         // MARK: Upgraded connections
 
         func upgrade(fd: Int32, ticket: AdmissionTicket, leftover: inout ByteBuffer) {
-            let id = self.shard.register(self, wireProtocol: ticket.wireProtocol)
+            let id = self.shard.register(self)
             let slot = Int(id.index)
             while self.records.count <= slot {
                 self.records.append(EpollConnection())
@@ -37,8 +37,10 @@
             guard self.records[slot].isInUse else { return }
             ConnectionEngine.opened(
                 id,
+                wireProtocol: ticket.wireProtocol,
                 deflateWindowBits: self.records[slot].deflateWindowBits,
                 channels: ticket.channels,
+                since: ticket.since,
                 tokenExpiry: ticket.tokenExpiry,
                 shard: self.shard,
                 hub: self.hub

@@ -19,6 +19,8 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
     /// The token's permissions; nil when the server runs without tokens (then every channel is allowed).
     private let grant: ChannelGrant?
     private var initialChannels: ChannelList
+    /// Where a `chorus.v1` connection recovers its initial channels from (`?since=…&epoch=…`).
+    private let since: StreamPosition?
     private var tokenExpiry: NIODeadline?
     /// The places the connection's admission took, released when it goes (nil: none were taken).
     private var places: AdmissionPlaces?
@@ -42,6 +44,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             shard: shard,
             wireProtocol: .native,
             channels: ChannelList(channels),
+            since: nil,
             grant: nil,
             deflate: nil,
             tokenExpiry: nil,
@@ -56,6 +59,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
             shard: shard,
             wireProtocol: ticket.wireProtocol,
             channels: ticket.channels,
+            since: ticket.since,
             grant: ticket.grant,
             deflate: ticket.deflate,
             tokenExpiry: ticket.tokenExpiry,
@@ -68,6 +72,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         shard: Shard,
         wireProtocol: WireProtocol,
         channels: ChannelList,
+        since: StreamPosition?,
         grant: ChannelGrant?,
         deflate: DeflateParameters?,
         tokenExpiry: NIODeadline?,
@@ -79,6 +84,7 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         self.grant = grant
         self.deflateWindowBits = deflate?.serverMaxWindowBits ?? 0
         self.initialChannels = channels
+        self.since = since
         self.tokenExpiry = tokenExpiry
         self.places = places
         self.decoder = InboundFrameDecoder(maxMessageBytes: shard.settings.maxMessageBytes)
@@ -95,13 +101,15 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         // Must run on the shard's loop: the slab is not locked.
         precondition(context.eventLoop === self.shard.eventLoop, "handler added on a loop that is not its shard's")
         self.context = context
-        let id = self.shard.register(self, wireProtocol: self.wireProtocol)
+        let id = self.shard.register(self)
         self.id = id
         self.shard.setWritable(id, context.channel.isWritable)
         ConnectionEngine.opened(
             id,
+            wireProtocol: self.wireProtocol,
             deflateWindowBits: self.deflateWindowBits,
             channels: self.initialChannels,
+            since: self.since,
             tokenExpiry: self.tokenExpiry.take(),
             shard: self.shard,
             hub: self.hub

@@ -42,6 +42,10 @@ struct Chorus: AsyncParsableCommand {
     @Option(setting: "slow-consumer") var slowConsumer: String?
     @Flag(setting: "client-publish") var clientPublish: Bool?
     @Option(setting: "api-key") var apiKey: [String] = []
+    @Option(setting: "history-size") var historySize: String?
+    @Option(setting: "history-ttl") var historyTTL: String?
+    @Option(setting: "history-max-bytes") var historyMaxBytes: String?
+    @Option(setting: "recovery-max-messages") var recoveryMaxMessages: String?
     @Option(setting: "ping-interval") var pingInterval: String?
     @Option(setting: "handshake-timeout") var handshakeTimeout: String?
     @Option(setting: "drain-timeout") var drainTimeout: String?

@@ -429,7 +429,8 @@ private struct Peer {
         configure(&settings)
         self.hub = Hub(loops: [self.loop], settings: settings)
         self.shard = self.hub.shard(on: self.loop)
-        self.id = self.shard.register(self.sink, wireProtocol: wireProtocol)
+        self.id = self.shard.register(self.sink)
+        self.shard.setWireProtocol(self.id, wireProtocol)
         self.sink.shard = self.shard
         self.sink.id = self.id
         self.decoder = InboundFrameDecoder(maxMessageBytes: settings.maxMessageBytes)

@@ -110,7 +110,8 @@ struct ConnectionEngineTests {
     func echo() {
         var connection = RecordingConnection()
         // A connection that chose the echo protocol at its upgrade.
-        let echo = self.shard.register(self.sink, wireProtocol: .echo)
+        let echo = self.shard.register(self.sink)
+        self.shard.setWireProtocol(echo, .echo)
         for event in [InboundEvent.text(ByteBuffer(string: "hi")), .binary(ByteBuffer(bytes: [7]))] {
             ConnectionEngine.handle(event, id: echo, shard: self.shard, hub: self.hub, connection: &connection)
         }

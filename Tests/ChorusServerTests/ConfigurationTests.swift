@@ -18,6 +18,8 @@ struct ConfigurationTests {
         #expect(configuration.pingInterval == .seconds(30) && configuration.handshakeTimeout == .seconds(10))
         #expect(configuration.readBufferBytes == 256 && configuration.echoPath == nil)
         #expect(configuration.maxControlFramesPerSecond == 100)
+        #expect(configuration.historySize == 0 && configuration.historyTTL == .minutes(5))
+        #expect(configuration.historyMaxBytes == 64 * 1024 * 1024 && configuration.recoveryMaxMessages == 300)
         #if os(Linux)
             #expect(configuration.transport == .epoll)
         #else
@@ -41,6 +43,8 @@ struct ConfigurationTests {
             "CHORUS_REDIS_URL": "redis://:pw@redis:6380/2", "CHORUS_REDIS_PATTERN": "on", "CHORUS_REQUIRE_REDIS": "yes",
             "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024", "CHORUS_TRANSPORT": "nio",
             "CHORUS_MAX_QUEUED_PUBLISHES": "77", "CHORUS_MAX_CONTROL_FRAMES_PER_SECOND": "7",
+            "CHORUS_HISTORY_SIZE": "100", "CHORUS_HISTORY_TTL": "30s", "CHORUS_HISTORY_MAX_BYTES": "1048576",
+            "CHORUS_RECOVERY_MAX_MESSAGES": "50",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.settings.map(\.variable)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -51,6 +55,8 @@ struct ConfigurationTests {
         #expect(fromEnvironment.maxSubscriptions == 5 && fromEnvironment.maxPendingBytes == 4096)
         #expect(fromEnvironment.maxQueuedPublishes == 77 && fromEnvironment.shardSettings.maxQueuedPublishes == 77)
         #expect(fromEnvironment.shardSettings.maxControlFramesPerSecond == 7)
+        #expect(fromEnvironment.shardSettings.history.size == 100 && fromEnvironment.shardSettings.history.ttl == .seconds(30))
+        #expect(fromEnvironment.historyMaxBytes == 1_048_576 && fromEnvironment.shardSettings.history.recoveryMaxMessages == 50)
         #expect(fromEnvironment.slowConsumer == .drop && fromEnvironment.clientPublish)
         #expect(fromEnvironment.apiKeys == ["k"] && fromEnvironment.pingInterval == .milliseconds(1500))
         #expect(fromEnvironment.handshakeTimeout == .seconds(2) && fromEnvironment.drainTimeout == .seconds(60))

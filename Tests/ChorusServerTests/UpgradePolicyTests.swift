@@ -52,7 +52,7 @@
                 let endpoint: String
                 switch admission.endpoint {
                 case .echo: endpoint = "echo"
-                case .subscriber(let channels): endpoint = channels.map(\.value).joined(separator: ",")
+                case .subscriber(let channels, _): endpoint = channels.map(\.value).joined(separator: ",")
                 }
                 return "accept \(endpoint) \(admission.secWebSocketAccept) \(admission.subprotocol ?? "-") "
                     + "\(admission.deflate.map { "\($0)" } ?? "-")"

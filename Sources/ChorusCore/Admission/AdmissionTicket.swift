@@ -10,6 +10,8 @@ package struct AdmissionTicket: Sendable {
     package var wireProtocol: WireProtocol
     /// Channels to follow from the start (already checked against the subscription limit and the token).
     package var channels: ChannelList
+    /// Where a `chorus.v1` connection recovers its initial channels from (`?since=41&epoch=…`), or nil.
+    package var since: StreamPosition?
     /// The token's permissions; nil without tokens.
     package var grant: ChannelGrant?
     /// When the connection's token expires; nil without a token.
@@ -21,6 +23,7 @@ package struct AdmissionTicket: Sendable {
         answer: SwitchingProtocols,
         wireProtocol: WireProtocol,
         channels: ChannelList,
+        since: StreamPosition? = nil,
         grant: ChannelGrant?,
         tokenExpiry: NIODeadline?,
         places: AdmissionPlaces
@@ -28,6 +31,7 @@ package struct AdmissionTicket: Sendable {
         self.answer = answer
         self.wireProtocol = wireProtocol
         self.channels = channels
+        self.since = since
         self.grant = grant
         self.tokenExpiry = tokenExpiry
         self.places = places

@@ -24,6 +24,28 @@ public struct Frame: Sendable {
         self.payloadLength = payload.readableBytes
     }
 
+    /// Encodes a message of `payloadLength` bytes that `writePayload` writes after the header, straight into the
+    /// frame's buffer (an envelope around a payload: still one copy of the payload).
+    package init(
+        opcode: WebSocketOpcode,
+        payloadLength: Int,
+        allocator: ByteBufferAllocator,
+        writePayload: (inout ByteBuffer) -> Void
+    ) {
+        precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
+        var bytes = allocator.buffer(capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength)
+        FrameEncoder.writeHeader(opcode: opcode, payloadLength: payloadLength, into: &bytes)
+        writePayload(&bytes)
+        precondition(
+            bytes.readableBytes == FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength,
+            "the payload written is not the length announced"
+        )
+        self.bytes = bytes
+        self.opcode = opcode
+        self.isCompressed = false
+        self.payloadLength = payloadLength
+    }
+
     /// Encodes an already deflated message (RFC 7692 §7.2.1: trailing `00 00 ff ff` removed) with RSV1 set.
     package init(opcode: WebSocketOpcode, compressedPayload: ByteBuffer, allocator: ByteBufferAllocator) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
@@ -41,10 +63,13 @@ public struct Frame: Sendable {
     /// The payload as it is on the wire: a slice of `bytes`, sharing its storage.
     package var payload: ByteBuffer {
         self.bytes.getSlice(
-            at: self.bytes.readerIndex + FrameEncoder.headerLength(payloadLength: self.payloadLength),
+            at: self.bytes.readerIndex + self.headerLength,
             length: self.payloadLength
         )!
     }
+
+    /// The length of the frame's header (the payload starts there).
+    package var headerLength: Int { FrameEncoder.headerLength(payloadLength: self.payloadLength) }
 
     /// The number of bytes written to a socket for one delivery.
     package var wireLength: Int { self.bytes.readableBytes }

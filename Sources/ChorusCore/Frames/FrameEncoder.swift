@@ -113,7 +113,8 @@ package enum FrameEncoder {
         return encode(opcode: .ping, payload: payload, allocator: allocator)
     }
 
-    private static func writeHeader(
+    /// Writes a frame header (FIN set) for a payload of `payloadLength` bytes.
+    package static func writeHeader(
         opcode: WebSocketOpcode,
         payloadLength: Int,
         reservedBits: UInt8 = 0,

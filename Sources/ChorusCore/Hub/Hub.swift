@@ -19,6 +19,10 @@ public final class Hub: Sendable {
     /// Channels with local subscribers, kept only in cluster mode (the bus subscribes to just those).
     package let interest: ChannelInterest?
     private let counters = NIOLockedValueBox(HubCounters())
+    /// Every channel's stream (offsets, epochs, history). Its lock is held while a publish takes its offset and is
+    /// handed to the shards' loops, so that every loop receives each channel's messages in offset order, and while a
+    /// `chorus.v1` subscription takes its starting point and is queued behind them (see `subscribe(_:to:since:…)`).
+    package let streams: NIOLockedValueBox<StreamRegistry>
     /// Publishes handed to each shard's loop and not yet run there, by shard index: the bounded queue between
     /// loops. One lock per publish and one per shard task, never per delivery.
     private let queuedPublishes: NIOLockedValueBox<[Int]>
@@ -36,6 +40,9 @@ public final class Hub: Sendable {
         package var compressionConnections = 0
         /// Publishes refused because an event loop had `maxQueuedPublishes` waiting, by source.
         package var overloaded = [Int](repeating: 0, count: PublishSource.allCases.count)
+        /// Open connections speaking `chorus.v1`: while there are none (and history is off), a publish encodes no
+        /// `chorus.v1` rendition.
+        package var chorusV1Connections = 0
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
@@ -76,14 +83,12 @@ public final class Hub: Sendable {
         self.observer = observer
         self.clusterBus = clusterBus
         self.interest = interest
+        self.streams = NIOLockedValueBox(StreamRegistry(settings: settings.history))
     }
 
     /// The shard owned by `loop`. Must be called on `loop`.
     public func shard(on loop: any EventLoop) -> Shard {
-        guard let index = self.shardIndexByLoop[ObjectIdentifier(loop)] else {
-            fatalError("Internal inconsistency: no shard for event loop \(loop)")
-        }
-        return self.shards[index].value
+        self.shards[self.shardIndex(on: loop)].value
     }
 
     /// Encodes `payload` once as a text or binary frame and delivers it to every local subscriber of
@@ -95,28 +100,115 @@ public final class Hub: Sendable {
         source: PublishSource,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<Int> {
+        self.publish(payload, opcode: opcode, to: channel, source: source, on: eventLoop, options: PublishOptions()).1
+    }
+
+    /// Gives the message its place in the channel's stream (the next offset, or `options.position` when the cluster
+    /// assigned it), encodes it once per wire protocol in use, keeps it in the channel's history and delivers it to
+    /// every local subscriber. Returns the position and, on `eventLoop`, the number of subscribers it was written to.
+    package func publish(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        source: PublishSource,
+        on eventLoop: any EventLoop,
+        options: PublishOptions
+    ) -> (StreamPosition?, EventLoopFuture<Int>) {
         let accepted = ContinuousClock.now
         guard self.admitPublish() else {
             self.counters.withLockedValue { $0.overloaded[source.rawValue] += 1 }
-            return eventLoop.makeFailedFuture(PublishOverloaded(limit: self.maxQueuedPublishes))
+            return (nil, eventLoop.makeFailedFuture(PublishOverloaded(limit: self.maxQueuedPublishes)))
         }
-        let (frame, compressed) = self.encode(payload, opcode: opcode, source: source)
+        let (native, anyCompression, anyChorusV1) = self.encode(payload, opcode: opcode, source: source)
         var futures: [EventLoopFuture<Int>] = []
         futures.reserveCapacity(self.shards.count)
-        for (index, shard) in self.shards.enumerated() {
-            let promise = shard.eventLoop.makePromise(of: Int.self)
-            shard.eventLoop.execute {
-                self.queuedPublishes.withLockedValue { $0[index] -= 1 }
-                promise.succeed(shard.value.deliver(frame, compressed: compressed, to: channel))
+        let now = NIODeadline.now()
+        let position = self.streams.withLockedValue { streams in
+            let position = streams.advance(channel, now: now)
+            var delivery = Delivery(native: native, position: position, isJSON: options.isJSON)
+            if anyChorusV1 || streams.settings.isOn {
+                let (frame, dataRange) = ChorusV1Envelope.frame(
+                    payload,
+                    opcode: opcode,
+                    isJSON: options.isJSON,
+                    channel: channel,
+                    position: position,
+                    allocator: self.allocator
+                )
+                let rendition = Rendition(plain: frame, compressed: self.compressedForms(of: frame, anyCompression))
+                delivery.chorusV1 = rendition
+                streams.keep(HistoryEntry(offset: position.offset, rendition: rendition, dataRange: dataRange), on: channel)
+                self.counters.withLockedValue {
+                    $0.framesEncoded += 1
+                    $0.frameBytesEncoded += frame.wireLength
+                }
             }
-            futures.append(promise.futureResult)
+            // Handed over under the lock: each loop then runs every channel's messages in offset order.
+            for (index, shard) in self.shards.enumerated() {
+                let promise = shard.eventLoop.makePromise(of: Int.self)
+                var forShard = delivery
+                forShard.excluded = options.excluded?.shard == index ? options.excluded?.id : nil
+                shard.eventLoop.execute {
+                    self.queuedPublishes.withLockedValue { $0[index] -= 1 }
+                    promise.succeed(shard.value.deliver(forShard, to: channel))
+                }
+                futures.append(promise.futureResult)
+            }
+            return position
         }
         let delivered = EventLoopFuture.reduce(0, futures, on: eventLoop, +)
-        guard let observer = self.observer else { return delivered }
-        return delivered.map { count in
-            observer.fannedOut(after: ContinuousClock.now - accepted)
-            return count
+        guard let observer = self.observer else { return (position, delivered) }
+        return (
+            position,
+            delivered.map { count in
+                observer.fannedOut(after: ContinuousClock.now - accepted)
+                return count
+            }
+        )
+    }
+
+    /// Starts a `chorus.v1` subscription of a connection on `loop` to `channel`: takes the channel's position now (and,
+    /// with `since`, what the subscriber missed) and runs `start` on `loop` after every message published up to that
+    /// position has reached that loop and before any later one does — so the subscription misses nothing and
+    /// receives nothing twice, however publishes interleave.
+    package func startSubscription(
+        on loop: any EventLoop,
+        to channel: ChannelName,
+        since: StreamPosition?,
+        then start: @escaping @Sendable (Shard, SubscriptionStart) -> Void
+    ) {
+        let shard = self.shards[self.shardIndex(on: loop)]
+        let now = NIODeadline.now()
+        self.streams.withLockedValue { streams in
+            let subscription: SubscriptionStart
+            if let since {
+                let recovery = streams.recover(channel, since: since, now: now)
+                subscription = SubscriptionStart(
+                    position: recovery.position,
+                    recovery: recovery.outcome,
+                    missed: recovery.missed
+                )
+            } else {
+                subscription = SubscriptionStart(position: streams.position(of: channel, now: now))
+            }
+            // Queued under the lock, behind every delivery of a message up to `position`.
+            shard.eventLoop.execute { start(shard.value, subscription) }
         }
+    }
+
+    /// Runs `body` on the shard of `loop`, queued behind everything already handed to that loop (deliveries and
+    /// subscriptions being started).
+    package func runInOrder(on loop: any EventLoop, _ body: @escaping @Sendable (Shard) -> Void) {
+        let shard = self.shards[self.shardIndex(on: loop)]
+        shard.eventLoop.execute { body(shard.value) }
+    }
+
+    /// The index of the shard owned by `loop`.
+    package func shardIndex(on loop: any EventLoop) -> Int {
+        guard let index = self.shardIndexByLoop[ObjectIdentifier(loop)] else {
+            fatalError("Internal inconsistency: no shard for event loop \(loop)")
+        }
+        return index
     }
 
     /// Takes a place in every shard's queue, or none if any shard already has `maxQueuedPublishes` waiting: a
@@ -141,40 +233,80 @@ public final class Hub: Sendable {
         source: PublishSource,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<PublishResult> {
+        self.broadcast(payload, opcode: opcode, to: channel, source: source, on: eventLoop, options: PublishOptions())
+    }
+
+    /// `broadcast` with a publish's options (a JSON payload, a publisher that does not want its message back).
+    package func broadcast(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        source: PublishSource,
+        on eventLoop: any EventLoop,
+        options: PublishOptions
+    ) -> EventLoopFuture<PublishResult> {
         guard let bus = self.clusterBus else {
-            return self.publish(payload, opcode: opcode, to: channel, source: source, on: eventLoop).map {
-                .delivered($0)
-            }
+            let (position, delivered) = self.publish(
+                payload,
+                opcode: opcode,
+                to: channel,
+                source: source,
+                on: eventLoop,
+                options: options
+            )
+            return delivered.map { PublishResult(reach: .delivered($0), position: position) }
         }
         return bus.publish(payload, opcode: opcode, to: channel, on: eventLoop).flatMap { outcome in
             switch outcome {
             case .sent(let receivers):
-                return eventLoop.makeSucceededFuture(.clustered(receivers: receivers))
+                return eventLoop.makeSucceededFuture(PublishResult(reach: .clustered(receivers: receivers)))
             case .notConnected:
-                return self.publish(payload, opcode: opcode, to: channel, source: source, on: eventLoop).map {
-                    .localOnly($0)
-                }
+                let (position, delivered) = self.publish(
+                    payload,
+                    opcode: opcode,
+                    to: channel,
+                    source: source,
+                    on: eventLoop,
+                    options: options
+                )
+                return delivered.map { PublishResult(reach: .localOnly($0), position: position) }
             }
         }
     }
 
-    /// The plain frame, and a holder for its compressed forms when the message is large enough and some
-    /// connection negotiated permessage-deflate (nothing is compressed yet: shards do that on first need).
+    /// The raw rendition (the plain frame, and a holder for its compressed forms when the message is large enough
+    /// and some connection negotiated permessage-deflate: nothing is compressed yet, shards do that on first need),
+    /// and whether any connection speaks `chorus.v1`.
     private func encode(
         _ payload: ByteBuffer,
         opcode: WebSocketOpcode,
         source: PublishSource
-    ) -> (Frame, CompressedFrames?) {
+    ) -> (Rendition, anyCompression: Bool, anyChorusV1: Bool) {
         let frame = Frame(opcode: opcode, payload: payload, allocator: self.allocator)
-        let anyCompression = self.counters.withLockedValue {
+        let (anyCompression, anyChorusV1) = self.counters.withLockedValue {
             $0.framesEncoded += 1
             $0.frameBytesEncoded += frame.wireLength
             $0.published[source.rawValue] += 1
-            return $0.compressionConnections > 0
+            return ($0.compressionConnections > 0, $0.chorusV1Connections > 0)
         }
         self.observer?.published(payloadBytes: frame.payloadLength, source: source)
-        guard anyCompression, frame.payloadLength >= self.compressionMinBytes else { return (frame, nil) }
-        return (frame, CompressedFrames(plain: frame))
+        return (Rendition(plain: frame, compressed: self.compressedForms(of: frame, anyCompression)), anyCompression, anyChorusV1)
+    }
+
+    /// A holder for the compressed forms of `frame`, or nil when no connection compresses or it is too small.
+    private func compressedForms(of frame: Frame, _ anyCompression: Bool) -> CompressedFrames? {
+        guard anyCompression, frame.payloadLength >= self.compressionMinBytes else { return nil }
+        return CompressedFrames(plain: frame)
+    }
+
+    /// Counts a connection that speaks `chorus.v1`, from its upgrade to its release.
+    package func chorusV1ConnectionOpened() {
+        self.counters.withLockedValue { $0.chorusV1Connections += 1 }
+    }
+
+    /// Uncounts a connection counted by `chorusV1ConnectionOpened`.
+    package func chorusV1ConnectionClosed() {
+        self.counters.withLockedValue { $0.chorusV1Connections -= 1 }
     }
 
     /// Counts a connection that negotiated permessage-deflate, from its upgrade to its release.

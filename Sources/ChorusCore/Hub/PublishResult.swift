@@ -7,13 +7,25 @@ public struct PublishOverloaded: Error, Sendable, Equatable {
     public init(limit: Int) { self.limit = limit }
 }
 
-/// What `Hub.broadcast` reached: the answer a publisher gets.
-public enum PublishResult: Sendable, Equatable {
-    /// Single node: written to this many local subscribers.
-    case delivered(Int)
-    /// Cluster mode: sent through the bus to this many receiving nodes, each of which delivers it to its own
-    /// subscribers when it comes back (this node too).
-    case clustered(receivers: Int)
-    /// Cluster mode with the bus down: written to this many local subscribers only; other nodes missed it.
-    case localOnly(Int)
+/// What `Hub.broadcast` did: the answer a publisher gets.
+public struct PublishResult: Sendable, Equatable {
+    /// Where the message went.
+    public enum Reach: Sendable, Equatable {
+        /// Single node: written to this many local subscribers.
+        case delivered(Int)
+        /// Cluster mode: sent through the bus to this many receiving nodes, each of which delivers it to its own
+        /// subscribers when it comes back (this node too).
+        case clustered(receivers: Int)
+        /// Cluster mode with the bus down: written to this many local subscribers only; other nodes missed it.
+        case localOnly(Int)
+    }
+
+    public var reach: Reach
+    /// The message's place in its channel's stream, when this node assigned or learned it.
+    public var position: StreamPosition?
+
+    public init(reach: Reach, position: StreamPosition? = nil) {
+        self.reach = reach
+        self.position = position
+    }
 }

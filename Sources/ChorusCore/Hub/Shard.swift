@@ -113,14 +113,18 @@ public final class Shard {
         self.sharedSink = sink
     }
 
-    /// Takes a metadata block for a new connection speaking `wireProtocol`.
-    package func register(_ sink: any ConnectionSink, wireProtocol: WireProtocol = .native) -> ConnectionID {
+    /// Takes a metadata block for a new connection (speaking the raw protocol until `setWireProtocol`).
+    package func register(_ sink: any ConnectionSink) -> ConnectionID {
         self.eventLoop.preconditionInEventLoop()
         precondition(self.sharedSink.map { $0 === sink } ?? true, "a shard with a shared sink registers only it")
         self.statistics.connectionsAccepted += 1
-        let id = self.slab.acquire(sink: sink, tick: self.tick)
+        return self.slab.acquire(sink: sink, tick: self.tick)
+    }
+
+    /// Sets the wire protocol connection `id` speaks (`ConnectionEngine.opened`, as its upgrade decided).
+    package func setWireProtocol(_ id: ConnectionID, _ wireProtocol: WireProtocol) {
+        guard self.slab.isValid(id) else { return }
         self.slab[index: id.index].wireProtocol = wireProtocol
-        return id
     }
 
     /// The wire protocol connection `id` speaks (a live handle).

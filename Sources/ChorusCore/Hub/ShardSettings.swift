@@ -28,6 +28,8 @@ public struct ShardSettings: Sendable {
     /// Publishes one event loop may have waiting to be fanned out. A publish that would pass it on any loop is
     /// refused as a whole (`PublishOverloaded`) instead of growing the queue between loops without bound.
     package var maxQueuedPublishes: Int = 10_000
+    /// Channels' history and recovery (the hub keeps the streams).
+    package var history = HistorySettings()
 
     public init() {}
 }

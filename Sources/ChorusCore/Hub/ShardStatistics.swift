@@ -2,6 +2,8 @@
 package struct ShardStatistics: Sendable {
     /// Data frames of published messages written to subscribers.
     package var deliveries = 0
+    /// `chorus.v1` renditions this shard encoded itself (see `Shard.deliver`); the hub counts the others.
+    package var framesEncoded = 0
     /// Bytes of those frames.
     package var deliveredBytes = 0
     /// Messages skipped for a non-writable subscriber (`drop` policy).
@@ -32,6 +34,7 @@ package struct ShardStatistics: Sendable {
     package mutating func add(_ other: ShardStatistics) {
         self.deliveries += other.deliveries
         self.deliveredBytes += other.deliveredBytes
+        self.framesEncoded += other.framesEncoded
         self.slowConsumerDrops += other.slowConsumerDrops
         self.slowConsumerDisconnects += other.slowConsumerDisconnects
         self.connectionsAccepted += other.connectionsAccepted

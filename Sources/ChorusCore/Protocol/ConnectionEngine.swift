@@ -68,13 +68,15 @@ package enum ConnectionEngine {
                     shard: shard,
                     connection: &connection
                 )
+            case .chorusV1:
+                ChorusV1Commands.apply(message, id: id, shard: shard, hub: hub, grant: connection.grant)
             case .echo:
                 Self.echo(message, opcode: .text, id: id, shard: shard, connection: &connection)
             }
         case .binary(let message):
             guard connection.machine.isOpen else { return }
             switch shard.wireProtocol(of: id) {
-            case .native:
+            case .native, .chorusV1:
                 Self.close(
                     code: .unsupportedData,
                     reason: "binary messages are not accepted",

@@ -6,4 +6,8 @@ package enum WireProtocol: UInt8, Sendable {
     case native
     /// The conformance endpoint (`--echo-path`): every data message comes back as it came; nothing is parsed.
     case echo
+    /// `chorus.v1` (`Sec-WebSocket-Protocol: chorus.v1` or `?protocol=chorus.v1`): deliveries carry their channel,
+    /// offset and epoch; subscriptions answer and can recover what a connection missed; a harmless mistake is
+    /// answered with an error instead of a close (README, "Never miss a message").
+    case chorusV1
 }

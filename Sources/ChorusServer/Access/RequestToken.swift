@@ -7,6 +7,8 @@ import NIOHTTP1
 package enum RequestToken {
     /// The subprotocol Chorus selects when a client offers it.
     package static let subprotocol = "chorus"
+    /// The subprotocol of the `chorus.v1` wire protocol, selected before `chorus` when both are offered.
+    package static let chorusV1Subprotocol = "chorus.v1"
     /// The prefix of the subprotocol that carries a token.
     package static let subprotocolPrefix = "chorus.token."
 
@@ -37,11 +39,12 @@ package enum RequestToken {
         // Most requests offer none: skip building the list.
         guard head.headers.contains(name: "sec-websocket-protocol") else { return nil }
         let offered = head.headers[canonicalForm: "sec-websocket-protocol"]
+        if offered.contains(where: { $0 == Self.chorusV1Subprotocol }) { return Self.chorusV1Subprotocol }
         if offered.contains(where: { $0 == Self.subprotocol }) { return Self.subprotocol }
         if offered.contains(where: { $0.hasPrefix(Self.subprotocolPrefix) }) {
             throw HTTPRejection(
                 .badRequest,
-                "offer the chorus subprotocol beside chorus.token.<jwt>",
+                "offer the chorus or chorus.v1 subprotocol beside chorus.token.<jwt>",
                 handshake: .badRequest
             )
         }

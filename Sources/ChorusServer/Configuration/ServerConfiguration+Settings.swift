@@ -95,6 +95,34 @@ extension ServerConfiguration {
             help: "Bearer key required by POST /publish; repeat for key rotation; none means loopback peers only"
         ),
         Setting(
+            "history-size",
+            "CHORUS_HISTORY_SIZE",
+            \.historySize,
+            .integer,
+            help: "Messages of history per channel, for chorus.v1 recovery and GET /history; 0 = off"
+        ),
+        Setting(
+            "history-ttl",
+            "CHORUS_HISTORY_TTL",
+            \.historyTTL,
+            .duration,
+            help: "How long a channel's history is kept after its last publish"
+        ),
+        Setting(
+            "history-max-bytes",
+            "CHORUS_HISTORY_MAX_BYTES",
+            \.historyMaxBytes,
+            .integer,
+            help: "All channels' history in bytes; the least recently published channels are evicted first"
+        ),
+        Setting(
+            "recovery-max-messages",
+            "CHORUS_RECOVERY_MAX_MESSAGES",
+            \.recoveryMaxMessages,
+            .integer,
+            help: "Most messages one recovery replays; more answers recovered:false"
+        ),
+        Setting(
             "ping-interval",
             "CHORUS_PING_INTERVAL",
             \.pingInterval,

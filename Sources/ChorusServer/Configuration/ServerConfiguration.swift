@@ -52,6 +52,14 @@ public struct ServerConfiguration: Sendable {
     package var slowConsumer: SlowConsumerPolicy = .disconnect
     /// Whether clients may publish with `{"publish": …}`.
     package var clientPublish = false
+    /// Messages of history kept per channel for recovery (`chorus.v1`) and `GET /history`; 0: none.
+    package var historySize = 0
+    /// How long a channel's history is kept after its last publish.
+    package var historyTTL: TimeAmount = .minutes(5)
+    /// All channels' history and stream state together, in bytes (least recently published channels go first).
+    package var historyMaxBytes = 64 * 1024 * 1024
+    /// A recovery that would replay more messages than this answers `recovered:false` instead.
+    package var recoveryMaxMessages = 300
     /// Bearer keys accepted by `POST /publish` (several during a key rotation); with none only loopback peers may
     /// publish.
     package var apiKeys: [String] = []
@@ -113,6 +121,10 @@ public struct ServerConfiguration: Sendable {
         settings.handshakeTimeout = self.handshakeTimeout
         settings.pingInterval = self.pingInterval
         settings.compressionMinBytes = self.compressionMinBytes
+        settings.history.size = self.historySize
+        settings.history.ttl = self.historyTTL
+        settings.history.maxBytes = self.historyMaxBytes
+        settings.history.recoveryMaxMessages = self.recoveryMaxMessages
         return settings
     }
 
@@ -137,6 +149,9 @@ public struct ServerConfiguration: Sendable {
         try positive(self.maxSubscriptions, "max-subscriptions")
         try positive(self.maxPendingBytes, "max-pending-bytes")
         try positive(self.maxQueuedPublishes, "max-queued-publishes")
+        guard self.historySize >= 0 else { throw ConfigurationError("history-size must not be negative") }
+        try positive(self.historyMaxBytes, "history-max-bytes")
+        try positive(self.recoveryMaxMessages, "recovery-max-messages")
         guard self.maxControlFramesPerSecond >= 0, self.maxControlFramesPerSecond <= Int(UInt16.max) else {
             throw ConfigurationError("max-control-frames-per-second must be 0 (no limit) to 65535")
         }
@@ -146,7 +161,7 @@ public struct ServerConfiguration: Sendable {
         guard self.readBufferBytes >= 64 else { throw ConfigurationError("read-buffer-bytes must be at least 64") }
         for (value, name) in [
             (self.pingInterval, "ping-interval"), (self.handshakeTimeout, "handshake-timeout"),
-            (self.drainTimeout, "drain-timeout"), (self.closeTimeout, "close-timeout"),
+            (self.drainTimeout, "drain-timeout"), (self.closeTimeout, "close-timeout"), (self.historyTTL, "history-ttl"),
         ] where value.nanoseconds <= 0 {
             throw ConfigurationError("\(name) must be positive")
         }

@@ -47,7 +47,17 @@ struct PublishEndpoint {
             return respond(HTTPAnswer(rejection, closeAfter: true))
         }
         let clustered = self.hub.clusterBus != nil
-        self.hub.broadcast(body, opcode: opcode, to: channel, source: .http, on: eventLoop)
+        // A JSON body is embedded as it is in `chorus.v1` deliveries; any other text as a JSON string.
+        let isJSON = opcode == .text && Self.isJSONMediaType(head.headers.first(name: "content-type"))
+            && JSONScanner.isJSONText(body)
+        self.hub.broadcast(
+            body,
+            opcode: opcode,
+            to: channel,
+            source: .http,
+            on: eventLoop,
+            options: PublishOptions(isJSON: isJSON)
+        )
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
@@ -58,15 +68,17 @@ struct PublishEndpoint {
     }
 
     /// The 200 answer to a publish: `delivered` on a single node; in cluster mode `clustered` and either the
-    /// nodes Redis handed it to (`nodes`), or, with Redis down, the local subscribers it reached (`delivered`).
-    static func success(_ reached: PublishResult, channel: ChannelName) -> String {
-        switch reached {
+    /// nodes Redis handed it to (`nodes`), or, with Redis down, the local subscribers it reached (`delivered`); then
+    /// the message's `offset` and `epoch` when known.
+    static func success(_ result: PublishResult, channel: ChannelName) -> String {
+        let position = result.position.map { #","offset":\#($0.offset),"epoch":"\#($0.epoch.value)""# } ?? ""
+        switch result.reach {
         case .delivered(let count):
-            #"{"channel":"\#(channel.value)","delivered":\#(count)}"#
+            return #"{"channel":"\#(channel.value)","delivered":\#(count)\#(position)}"#
         case .clustered(let receivers):
-            #"{"channel":"\#(channel.value)","clustered":true,"nodes":\#(receivers)}"#
+            return #"{"channel":"\#(channel.value)","clustered":true,"nodes":\#(receivers)\#(position)}"#
         case .localOnly(let count):
-            #"{"channel":"\#(channel.value)","clustered":false,"delivered":\#(count)}"#
+            return #"{"channel":"\#(channel.value)","clustered":false,"delivered":\#(count)\#(position)}"#
         }
     }
 
@@ -87,6 +99,13 @@ struct PublishEndpoint {
             return HTTPRejection(.serviceUnavailable, "cluster publish failed; it may not have been delivered")
         }
         return HTTPRejection(.internalServerError, "publish failed")
+    }
+
+    /// Whether the content type is `application/json` (parameters ignored).
+    static func isJSONMediaType(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[...].first ?? ""
+        return mediaType.trimmingSpaces().lowercased() == "application/json"
     }
 
     /// `text/*` and `application/json` are delivered as text frames; anything else as binary.

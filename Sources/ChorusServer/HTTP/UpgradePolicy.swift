@@ -30,8 +30,9 @@ package struct UpgradePolicy: Sendable {
 
     /// What an accepted upgrade becomes.
     package enum Endpoint: Equatable, Sendable {
-        /// A subscriber (`/ws`), following these channels from the start.
-        case subscriber(channels: ChannelList)
+        /// A subscriber (`/ws`), following these channels from the start, speaking the raw protocol or `chorus.v1`
+        /// (then recovering them from `since` when given).
+        case subscriber(channels: ChannelList, stream: StreamRequest = StreamRequest())
         /// The echo endpoint (`--echo-path`): every data message comes back; no channels, no control messages.
         case echo
     }
@@ -94,11 +95,13 @@ package struct UpgradePolicy: Sendable {
         }
         let ticket: AdmissionTicket
         switch admission.endpoint {
-        case .subscriber(let channels):
+        case .subscriber(let channels, let stream):
+            let chorusV1 = stream.chorusV1 || admission.subprotocol == RequestToken.chorusV1Subprotocol
             ticket = AdmissionTicket(
                 answer: admission.answer,
-                wireProtocol: .native,
+                wireProtocol: chorusV1 ? .chorusV1 : .native,
                 channels: channels,
+                since: stream.since,
                 grant: admission.token?.grant,
                 tokenExpiry: admission.token?.expiryDeadline,
                 places: AdmissionPlaces(capacity: capacity, own: own)
@@ -186,12 +189,22 @@ package struct UpgradePolicy: Sendable {
         case .echo:
             endpoint = .echo
         case .subscriber, .other:
+            let channels: ChannelList
             switch request.withTarget({ Self.channels(fromTarget: $0) }) {
-            case .success(let channels): endpoint = .subscriber(channels: channels)
+            case .success(let list): channels = list
             case .failure(let error): return .failure(error)
             }
+            switch request.withTarget({ StreamRequest.read(target: $0) }) {
+            case .success(let stream):
+                if stream.since != nil, channels.isEmpty {
+                    return .failure(HTTPRejection(.badRequest, "since needs a channel to recover", handshake: .badRequest))
+                }
+                endpoint = .subscriber(channels: channels, stream: stream)
+            case .failure(let error):
+                return .failure(error)
+            }
         }
-        if case .subscriber(let channels) = endpoint, channels.count > self.configuration.maxSubscriptions {
+        if case .subscriber(let channels, _) = endpoint, channels.count > self.configuration.maxSubscriptions {
             return .failure(
                 HTTPRejection(
                     .badRequest,
@@ -213,6 +226,11 @@ package struct UpgradePolicy: Sendable {
             } catch {
                 return .failure(error)
             }
+        }
+        if case .subscriber(_, let stream) = admission.endpoint, stream.since != nil, !stream.chorusV1,
+            admission.subprotocol != RequestToken.chorusV1Subprotocol
+        {
+            return .failure(HTTPRejection(.badRequest, "since needs the chorus.v1 protocol", handshake: .badRequest))
         }
         // Capacity is checked here too, so that `evaluate` alone answers as `admit` would.
         guard self.state.capacity.taken < self.state.capacity.limit else {
@@ -267,7 +285,7 @@ package struct UpgradePolicy: Sendable {
                 handshake: .unauthorized
             )
         }
-        if case .subscriber(let channels) = admission.endpoint,
+        if case .subscriber(let channels, _) = admission.endpoint,
             let refused = channels.first(where: { !token.grant.maySubscribe(to: $0) })
         {
             // The channel name is the client's own request and of a restricted alphabet: safe to repeat.

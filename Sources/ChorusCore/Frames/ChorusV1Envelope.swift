@@ -1,0 +1,52 @@
+import NIOCore
+
+/// The `chorus.v1` rendition of a published message: the payload with its channel, offset and epoch, encoded once
+/// and shared by every `chorus.v1` subscriber (README, "Never miss a message").
+///
+/// - Text: `{"channel":"news","offset":42,"epoch":"k3J9aB7x","data":…}`, with a payload that is JSON embedded as
+///   it is and any other text as a JSON string.
+/// - Binary: a header, then the payload unchanged: `0x01` (the format), the channel name's length (1 byte) and name,
+///   the offset (8 bytes, big-endian), the epoch's length (1 byte) and epoch.
+///
+/// Channel names and epochs are ASCII from alphabets that need no escaping.
+package enum ChorusV1Envelope {
+    /// The first byte of a binary envelope: the version of its layout.
+    package static let binaryFormat: UInt8 = 0x01
+
+    /// The rendition of `payload` (a text message's payload is valid UTF-8; `isJSON` says it is one JSON text),
+    /// published on `channel` at `position`, and where its data sits in the frame.
+    package static func frame(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        isJSON: Bool,
+        channel: ChannelName,
+        position: StreamPosition,
+        allocator: ByteBufferAllocator
+    ) -> (frame: Frame, dataRange: Range<Int>) {
+        switch opcode {
+        case .binary:
+            let headerLength = 1 + 1 + channel.value.utf8.count + 8 + 1 + position.epoch.value.utf8.count
+            let frame = Frame(opcode: .binary, payloadLength: headerLength + payload.readableBytes, allocator: allocator) {
+                $0.writeInteger(Self.binaryFormat)
+                $0.writeInteger(UInt8(channel.value.utf8.count))
+                $0.writeString(channel.value)
+                $0.writeInteger(position.offset, endianness: .big)
+                $0.writeInteger(UInt8(position.epoch.value.utf8.count))
+                $0.writeString(position.epoch.value)
+                $0.writeImmutableBuffer(payload)
+            }
+            let start = frame.headerLength + headerLength
+            return (frame, start..<(start + payload.readableBytes))
+        default:
+            let prefix = #"{"channel":"\#(channel.value)","offset":\#(position.offset),"epoch":"\#(position.epoch.value)","data":"#
+            let dataLength = isJSON ? payload.readableBytes : JSONString.quotedLength(of: payload)
+            let frame = Frame(opcode: .text, payloadLength: prefix.utf8.count + dataLength + 1, allocator: allocator) {
+                $0.writeString(prefix)
+                if isJSON { $0.writeImmutableBuffer(payload) } else { JSONString.writeQuoted(payload, into: &$0) }
+                $0.writeInteger(UInt8(ascii: "}"))
+            }
+            let start = frame.headerLength + prefix.utf8.count
+            return (frame, start..<(start + dataLength))
+        }
+    }
+}

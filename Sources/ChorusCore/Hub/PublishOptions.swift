@@ -1,0 +1,23 @@
+/// How one publish is to be treated beyond its payload and channel.
+package struct PublishOptions: Sendable {
+    /// The text payload is one JSON text (a `chorus.v1` envelope embeds it as it is, not as a string).
+    package var isJSON = false
+    /// A connection that must not receive the message: a `chorus.v1` publisher that asked not to (`"echo":false`).
+    package var excluded: PublisherConnection?
+
+    package init(isJSON: Bool = false, excluded: PublisherConnection? = nil) {
+        self.isJSON = isJSON
+        self.excluded = excluded
+    }
+}
+
+/// A connection that published, named across the hub: its shard's index and its handle there.
+package struct PublisherConnection: Sendable, Equatable {
+    package var shard: Int
+    package var id: ConnectionID
+
+    package init(shard: Int, id: ConnectionID) {
+        self.shard = shard
+        self.id = id
+    }
+}

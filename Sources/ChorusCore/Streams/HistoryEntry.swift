@@ -1,0 +1,33 @@
+import NIOCore
+
+/// One message kept in a channel's history: the `chorus.v1` rendition its subscribers were written (the same
+/// storage, not a copy) and where its data sits inside that frame, for `GET /history`.
+package struct HistoryEntry: Sendable {
+    /// Bookkeeping per entry beyond the frame's bytes (this struct in the ring, the rendition's holder), for the
+    /// byte budget.
+    package static let overheadBytes = 64
+
+    package let offset: UInt64
+    package let rendition: Rendition
+    /// The data's bytes within `rendition.plain.bytes` (from its reader index): the JSON value after `"data":` for
+    /// a text message, the payload after the header for a binary one.
+    package let dataRange: Range<Int>
+
+    package init(offset: UInt64, rendition: Rendition, dataRange: Range<Int>) {
+        self.offset = offset
+        self.rendition = rendition
+        self.dataRange = dataRange
+    }
+
+    /// Whether the message is binary (its data is raw bytes, not JSON).
+    package var isBinary: Bool { self.rendition.plain.opcode == .binary }
+
+    /// The data, sharing the frame's storage.
+    package var data: ByteBuffer {
+        let frame = self.rendition.plain.bytes
+        return frame.getSlice(at: frame.readerIndex + self.dataRange.lowerBound, length: self.dataRange.count)!
+    }
+
+    /// What the entry costs the history budget.
+    package var cost: Int { self.rendition.plain.wireLength + Self.overheadBytes }
+}
