@@ -11,14 +11,16 @@ struct PublishAPITests {
             let nobody = try await server.publish("c", "into the void")
             #expect(nobody.status == 200)
             #expect(nobody.header("content-type") == "application/json")
-            #expect(nobody.body.trimmingNewline == #"{"channel":"c","delivered":0}"#)
+            let epoch = try #require(nobody.body.firstMatch(of: /"epoch":"([A-Za-z0-9]{8})"/)?.1)
+            #expect(nobody.body.trimmingNewline == #"{"channel":"c","delivered":0,"offset":1,"epoch":"\#(epoch)"}"#)
 
             let first = try await TestWebSocket.connect(port: server.port, path: "/ws/c")
             let second = try await TestWebSocket.connect(port: server.port, path: "/ws?channel=c&channel=d")
             let bystander = try await TestWebSocket.connect(port: server.port, path: "/ws/d")
             let two = try await server.publish("c", "hello")
             #expect(two.status == 200)
-            #expect(two.body.trimmingNewline == #"{"channel":"c","delivered":2}"#)
+            // The channel's second message, in the same stream.
+            #expect(two.body.trimmingNewline == #"{"channel":"c","delivered":2,"offset":2,"epoch":"\#(epoch)"}"#)
             #expect(try await first.nextMessage().text == "hello")
             #expect(try await second.nextMessage().text == "hello")
             // The subscriber of another channel got nothing.

@@ -103,9 +103,9 @@ package struct StreamRegistry {
         }
         let missed = position.offset - since.offset
         if missed == 0 { return (position, .recovered, []) }
-        guard missed <= UInt64(self.settings.recoveryMaxMessages) else { return (position, .tooMany, []) }
         let history = self.slots[Int(self.index[channel]!)]!.history
         guard let oldest = history.oldestOffset, oldest <= since.offset + 1 else { return (position, .tooOld, []) }
+        guard missed <= UInt64(self.settings.recoveryMaxMessages) else { return (position, .tooMany, []) }
         return (position, .recovered, history.entries(after: since.offset))
     }
 

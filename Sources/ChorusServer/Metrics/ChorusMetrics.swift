@@ -38,6 +38,7 @@ public struct ChorusMetrics: Sendable {
     let memoryPerConnection: Gauge
     let fanout: DurationHistogram
     let compression: CompressionMetrics
+    let streams: StreamMetrics
     let process: ProcessMetrics
     let cluster: ClusterMetrics
 
@@ -245,6 +246,7 @@ public struct ChorusMetrics: Sendable {
         self.process = ProcessMetrics(registry: r)
         self.cluster = ClusterMetrics(registry: r)
         self.compression = CompressionMetrics(registry: r)
+        self.streams = StreamMetrics(registry: r)
     }
 }
 

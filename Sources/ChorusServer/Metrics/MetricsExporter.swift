@@ -72,7 +72,7 @@ public final class MetricsExporter: Sendable {
             m.messagesPublished[source.rawValue].set(total: hubCounters.published[source.rawValue])
             m.publishesOverloaded[source.rawValue].set(total: hubCounters.overloaded[source.rawValue])
         }
-        m.framesEncoded.set(total: hubCounters.framesEncoded)
+        m.framesEncoded.set(total: hubCounters.framesEncoded + statistics.framesEncoded)
         m.frameBytesEncoded.set(total: hubCounters.frameBytesEncoded)
         m.deliveries.set(total: statistics.deliveries)
         m.deliveredBytes.set(total: statistics.deliveredBytes)
@@ -82,6 +82,7 @@ public final class MetricsExporter: Sendable {
         m.outboundPendingBytes.set(Int64(total.pendingOutboundBytes))
         if let bus = self.hub.clusterBus as? RedisClusterBus { m.cluster.update(from: bus.snapshot) }
         m.compression.update(from: statistics, hub: hubCounters)
+        m.streams.update(from: self.hub)
 
         m.poolAcquired.set(total: total.poolAcquired)
         m.poolHits.set(total: total.poolHits)

@@ -81,6 +81,15 @@ final class RawConnection: Sendable {
         try? await self.channel.close()
     }
 
+    /// Drops the connection the way a vanished network does for the server: a TCP reset (SO_LINGER 0), no close
+    /// frame, no FIN.
+    func reset() async {
+        if let provider = self.channel as? any SocketOptionProvider {
+            try? await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        }
+        try? await self.channel.close()
+    }
+
     /// Received bytes and the readers waiting for them.
     private final class Inbox: Sendable {
         private struct State {
