@@ -31,6 +31,7 @@ final class BenchRun {
         self.pool = try SubscriberPool(
             group: self.group,
             target: self.target,
+            protocol: options.wireProtocol,
             sourceAddresses: options.sourceAddresses,
             receiveBufferBytes: options.receiveBuffer,
             connectTimeout: .seconds(Int64(options.connectTimeout)),
@@ -48,6 +49,13 @@ final class BenchRun {
         try self.wait(for: connecting) {
             let progress = self.pool.progress
             return "connecting: \(progress.connected)/\(progress.total) upgraded, \(progress.failed) failed"
+        }
+        let missing = try self.registry.snapshot().subprotocolMissing
+        if missing > 0, let subprotocol = self.options.wireProtocol.subprotocol {
+            throw BenchError(
+                "\(missing) of \(count) connections got a 101 without Sec-WebSocket-Protocol: \(subprotocol): the "
+                    + "server does not speak \(subprotocol) (--protocol raw measures its original protocol)"
+            )
         }
         return self.pool.progress
     }

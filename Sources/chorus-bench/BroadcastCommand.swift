@@ -121,6 +121,7 @@ struct BroadcastCommand: ParsableCommand {
         json["scenario"] = "broadcast"
         json["label"] = self.common.label
         json["url"] = self.common.url
+        json["protocol"] = self.common.wireProtocol.rawValue
         json["publish_url"] = self.publishUrl ?? self.common.url
         json["publish_connections"] = self.publishConnections
         json["subscribers"] = self.subscribers
@@ -139,6 +140,11 @@ struct BroadcastCommand: ParsableCommand {
         json["received"] = statistics.measured
         json["lost"] = expected - statistics.measured
         json["loss_ratio"] = expected > 0 ? Double(expected - statistics.measured) / Double(expected) : 0
+        let isChorusV1 = self.common.wireProtocol == .chorusV1
+        if isChorusV1 {
+            json["offset_gaps"] = statistics.chorusV1.offsetGaps
+            json["chorus_v1"] = statistics.chorusV1.json
+        }
         json["server_reported_deliveries"] = published.tally.deliveredMeasured
         json["offered_deliveries_per_second"] = Double(expected) / self.duration
         json["receive_seconds"] = receiveSeconds
@@ -147,12 +153,14 @@ struct BroadcastCommand: ParsableCommand {
         var summary = [
             "broadcast: \(connected.connected)/\(self.subscribers) subscribers connected, \(connected.failed) failed; "
                 + "\(published.measured) messages measured at \(self.rate)/s, \(self.size) B",
-            "received \(statistics.measured) of \(expected) (lost \(expected - statistics.measured)), "
+            "received \(statistics.measured) of \(expected) (lost \(expected - statistics.measured)"
+                + (isChorusV1 ? ", offset gaps \(statistics.chorusV1.offsetGaps)), " : "), ")
                 + "\(BenchRun.format(Double(statistics.measured) / max(receiveSeconds, self.duration), digits: 0)) "
                 + "deliveries/s (received over \(BenchRun.format(receiveSeconds, digits: 1)) s)",
             "latency µs: p50 \(latency.valueAtPercentile(50)) p90 \(latency.valueAtPercentile(90)) "
                 + "p99 \(latency.valueAtPercentile(99)) p99.9 \(latency.valueAtPercentile(99.9)) max \(latency.max)",
         ]
+        if isChorusV1 { summary.append(statistics.chorusV1.summary(connections: connected.connected)) }
         var server = JSONObject()
         report.cpu(into: &server, summary: &summary)
         json["server"] = server

@@ -5,6 +5,16 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "WebSocket URL of the server; the channel is the last path component of /ws/{channel}.")
     var url = "ws://127.0.0.1:8080/ws/bench"
 
+    @Option(
+        name: .customLong("protocol"),
+        help: """
+            What the subscribers speak: raw (no subprotocol; each frame is the published payload) or chorus.v1 \
+            (offers Sec-WebSocket-Protocol: chorus.v1, requires it in the 101, skips the server's text control \
+            messages and each delivery's header, and checks that offsets grow by one).
+            """
+    )
+    var wireProtocol = WireProtocol.raw
+
     @Option(help: "Spread connections over source addresses 127.0.0.1 … 127.0.0.N (about 28,000 per address).")
     var sourceAddresses = 1
 

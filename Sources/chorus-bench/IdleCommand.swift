@@ -48,11 +48,13 @@ struct IdleCommand: ParsableCommand {
 
         let report = ServerReport(before: before, after: after)
         let perConnection = report.memoryPerConnection(connections: connected.connected)
+        var summary: [String] = []
         var json = JSONObject()
         json["tool"] = "chorus-bench"
         json["scenario"] = "idle"
         json["label"] = self.common.label
         json["url"] = self.common.url
+        json["protocol"] = self.common.wireProtocol.rawValue
         json["connections"] = self.connections
         json["source_addresses"] = self.common.sourceAddresses
         json["connected"] = connected.connected
@@ -61,13 +63,17 @@ struct IdleCommand: ParsableCommand {
         json["received"] = statistics.received
         json["expected"] = connected.connected
         json["lost"] = connected.connected - statistics.received
+        if self.common.wireProtocol == .chorusV1 {
+            json["offset_gaps"] = statistics.chorusV1.offsetGaps
+            json["chorus_v1"] = statistics.chorusV1.json
+            summary.append(statistics.chorusV1.summary(connections: connected.connected))
+        }
         json["published_accepted"] = published.tally.accepted
         json["server_connections"] = after.connections
         json["rss_before_bytes"] = before.residentBytes
         json["rss_after_bytes"] = after.residentBytes
         json["memory_per_connection_bytes"] = perConnection
         json["memory_per_connection_gauge_bytes"] = after.memoryPerConnection
-        var summary: [String] = []
         if let memoryBefore, let memoryAfter, connected.connected > 0 {
             let anonymous = (memoryAfter.anonymousBytes - memoryBefore.anonymousBytes) / Double(connected.connected)
             json["memory_per_connection_anon_bytes"] = anonymous

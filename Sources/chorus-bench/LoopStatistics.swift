@@ -14,6 +14,10 @@ final class LoopStatistics {
     var measured = 0
     /// Publish → receive latency of measured messages, in microseconds.
     var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    /// Connections refused because their 101 lacked the offered subprotocol (`--protocol chorus.v1`).
+    var subprotocolMissing = 0
+    /// What chorus.v1 connections saw besides bench payloads.
+    var chorusV1 = ChorusV1Counters()
 
     /// One received data message: `sentAt` and `isMeasured` come from the payload (see `BenchPayload`).
     @inline(__always)
@@ -30,7 +34,9 @@ final class LoopStatistics {
             closedEarly: self.closedEarly,
             received: self.received,
             measured: self.measured,
-            latency: self.latency
+            latency: self.latency,
+            subprotocolMissing: self.subprotocolMissing,
+            chorusV1: self.chorusV1
         )
     }
 
@@ -41,6 +47,8 @@ final class LoopStatistics {
         var received = 0
         var measured = 0
         var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var subprotocolMissing = 0
+        var chorusV1 = ChorusV1Counters()
 
         /// The sum of several loops' snapshots.
         static func merged(_ snapshots: [Snapshot]) -> Snapshot {
@@ -51,6 +59,8 @@ final class LoopStatistics {
                 total.received += snapshot.received
                 total.measured += snapshot.measured
                 total.latency.add(snapshot.latency)
+                total.subprotocolMissing += snapshot.subprotocolMissing
+                total.chorusV1 += snapshot.chorusV1
             }
             return total
         }

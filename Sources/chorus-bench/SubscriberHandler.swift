@@ -12,27 +12,34 @@ final class SubscriberHandler: ChannelInboundHandler {
     private let statistics: LoopStatistics
     /// Told once per connection: the channel when the upgrade succeeded, nil when it failed.
     private let onOutcome: @Sendable ((any Channel)?) -> Void
-    private var scanner = ServerFrameScanner()
+    private var scanner: ServerFrameScanner
+    private var response: UpgradeResponseReader
     private var state = State.connecting
-    private static let endOfHead: [UInt8] = Array("\r\n\r\n".utf8)
-    private static let switchingStatus: [UInt8] = Array("101".utf8)
 
     private enum State {
         case connecting
-        /// Response bytes seen so far, and how many of "\r\n\r\n" the last bytes matched.
-        case awaitingResponse(seen: Int, matched: Int, switching: Bool)
+        /// The request is sent; `response` reads the answer.
+        case awaitingResponse
         case open
         case done
     }
 
-    init(request: ByteBuffer, statistics: LoopStatistics, onOutcome: @escaping @Sendable ((any Channel)?) -> Void) {
+    init(
+        request: ByteBuffer,
+        protocol wireProtocol: WireProtocol,
+        subprotocol: [UInt8],
+        statistics: LoopStatistics,
+        onOutcome: @escaping @Sendable ((any Channel)?) -> Void
+    ) {
         self.request = request
+        self.scanner = ServerFrameScanner(protocol: wireProtocol)
+        self.response = UpgradeResponseReader(subprotocol: subprotocol)
         self.statistics = statistics
         self.onOutcome = onOutcome
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.state = .awaitingResponse(seen: 0, matched: 0, switching: true)
+        self.state = .awaitingResponse
         context.writeAndFlush(Self.wrapOutboundOut(self.request), promise: nil)
         context.fireChannelActive()
     }
@@ -41,24 +48,18 @@ final class SubscriberHandler: ChannelInboundHandler {
         let buffer = Self.unwrapInboundIn(data)
         buffer.withUnsafeReadableBytes { bytes in
             var body = bytes[...]
-            if case .awaitingResponse(var seen, var matched, var switching) = self.state {
-                // Status line "HTTP/1.1 101 ...": bytes 9 to 11 carry the status code.
-                var index = bytes.startIndex
-                while index < bytes.endIndex, matched < 4 {
-                    let byte = bytes[index]
-                    if (9...11).contains(seen) && byte != Self.switchingStatus[seen - 9] { switching = false }
-                    matched = byte == Self.endOfHead[matched] ? matched + 1 : (byte == 13 ? 1 : 0)
-                    seen += 1
-                    index += 1
-                }
-                body = bytes[index...]
-                guard matched == 4 else {
-                    self.state = .awaitingResponse(seen: seen, matched: matched, switching: switching)
+            if case .awaitingResponse = self.state {
+                switch self.response.read(bytes) {
+                case .incomplete:
                     return
-                }
-                guard switching else {
-                    self.fail(context: context)
-                    return
+                case .refused:
+                    return self.fail(context: context)
+                case .subprotocolMissing:
+                    // The server does not speak what --protocol asked for: BenchRun.connect reports it.
+                    self.statistics.subprotocolMissing += 1
+                    return self.fail(context: context)
+                case .switched(let bodyStart):
+                    body = bytes[bodyStart...]
                 }
                 self.state = .open
                 self.statistics.upgraded += 1
@@ -73,6 +74,9 @@ final class SubscriberHandler: ChannelInboundHandler {
                 switch event {
                 case .data(let sentAt, let isMeasured):
                     statistics.received(sentAt: sentAt, isMeasured: isMeasured, now: now)
+                case .offsetGap: statistics.chorusV1.offsetGaps &+= 1
+                case .malformed: statistics.chorusV1.malformed &+= 1
+                case .text(let kind): statistics.chorusV1.count(kind)
                 case .ping: pinged = true
                 case .close: closed = true
                 }

@@ -10,6 +10,7 @@ final class SubscriberPool: @unchecked Sendable {
     private let target: BenchTarget
     private let bootstraps: [ClientBootstrap]
     private let request: ByteBuffer
+    private let wireProtocol: WireProtocol
     private let state = NIOLockedValueBox(State())
     private let finished: EventLoopPromise<Void>
 
@@ -31,18 +32,24 @@ final class SubscriberPool: @unchecked Sendable {
     init(
         group: any EventLoopGroup,
         target: BenchTarget,
+        protocol wireProtocol: WireProtocol,
         sourceAddresses: Int,
         receiveBufferBytes: Int,
         connectTimeout: TimeAmount,
         registry: StatisticsRegistry
     ) throws {
         self.target = target
+        self.wireProtocol = wireProtocol
         self.finished = group.next().makePromise()
         var request = ByteBufferAllocator().buffer(capacity: 256)
         request.writeString(
             "GET \(target.path) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nUpgrade: websocket\r\n"
-                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         )
+        if let subprotocol = wireProtocol.subprotocol {
+            request.writeString("Sec-WebSocket-Protocol: \(subprotocol)\r\n")
+        }
+        request.writeString("\r\n")
         self.request = request
         let sources = try (1...max(1, sourceAddresses)).map { index -> SocketAddress? in
             sourceAddresses <= 1 ? nil : try SocketAddress(ipAddress: "127.0.0.\(index)", port: 0)
@@ -66,11 +73,15 @@ final class SubscriberPool: @unchecked Sendable {
     /// ClientBootstrap is a class: the initializer is installed on the shared objects once all of self exists.
     private func installInitializers(registry: StatisticsRegistry) {
         let shared = self.request
+        let wireProtocol = self.wireProtocol
+        let subprotocol = Array((wireProtocol.subprotocol ?? "").utf8)
         for bootstrap in self.bootstraps {
             _ = bootstrap.channelInitializer { [unowned self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = SubscriberHandler(
                         request: shared,
+                        protocol: wireProtocol,
+                        subprotocol: subprotocol,
                         statistics: registry.statistics(on: channel.eventLoop),
                         onOutcome: { channel in self.finish(channel) }
                     )
