@@ -164,6 +164,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
         ),
+        // libFuzzer target for the JSON scanner of the chorus.v1 protocol, checked against a recursive-descent
+        // reference; built like FrameFuzz (scripts/fuzz.sh).
+        .executableTarget(
+            name: "JSONFuzz",
+            dependencies: ["ChorusCore", "FuzzEntry"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        ),
         .testTarget(
             name: "ChorusRedisTests",
             dependencies: [

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Fuzzes the inbound frame decoder and the UTF-8 validator (Sources/FrameFuzz), the RESP parser of cluster mode
-# (Sources/RESPFuzz), then the epoll transport's request-head reader against NIO's HTTP/1 decoder
-# (Sources/HeadFuzz), with libFuzzer, each for the given time.
+# (Sources/RESPFuzz), the epoll transport's request-head reader against NIO's HTTP/1 decoder (Sources/HeadFuzz),
+# then the JSON scanner against a recursive-descent reference (Sources/JSONFuzz), with libFuzzer, each for the
+# given time.
 #
 #   scripts/fuzz.sh [seconds] [extra libFuzzer flags...]      default: 60 seconds per target
 #   FUZZ_TARGETS="RESPFuzz" scripts/fuzz.sh 600               only some targets
 #
 # Builds each target in release with -sanitize=fuzzer into its own scratch path (.build-fuzz, so the debug build is
 # left alone), then runs it for a bounded time on a copy of its committed seed corpus (Fuzz/corpus,
-# Fuzz/resp-corpus, Fuzz/head-corpus). Crash artifacts go to a temporary directory that is kept and named on
-# failure; the exit status is non-zero on any crash, property violation, timeout or out-of-memory report.
+# Fuzz/resp-corpus, Fuzz/head-corpus, Fuzz/json-corpus). Crash artifacts go to a temporary directory that is kept
+# and named on failure; the exit status is non-zero on any crash, property violation, timeout or out-of-memory
+# report.
 #
 # To fuzz for longer, pass the seconds (for example `scripts/fuzz.sh 3600`); add `-jobs=2 -workers=2` to use both
 # cores. To replay a crash artifact or the corpus without the fuzzer runtime: `swift run FrameFuzz FILE...`.
@@ -21,7 +23,7 @@ shift || true
 extra=("$@")
 
 scratch=".build-fuzz"
-targets="${FUZZ_TARGETS:-FrameFuzz RESPFuzz HeadFuzz}"
+targets="${FUZZ_TARGETS:-FrameFuzz RESPFuzz HeadFuzz JSONFuzz}"
 
 fuzz_target() {
     local target="$1" corpus="$2"
@@ -60,6 +62,7 @@ for target in $targets; do
     FrameFuzz) fuzz_target FrameFuzz Fuzz/corpus ;;
     RESPFuzz) fuzz_target RESPFuzz Fuzz/resp-corpus ;;
     HeadFuzz) fuzz_target HeadFuzz Fuzz/head-corpus ;;
+    JSONFuzz) fuzz_target JSONFuzz Fuzz/json-corpus ;;
     *) echo "unknown fuzz target $target" >&2; exit 2 ;;
     esac
 done
