@@ -17,10 +17,20 @@ final class RecordingBus: ClusterBus {
         _ payload: ByteBuffer,
         opcode: WebSocketOpcode,
         to channel: ChannelName,
+        isJSON: Bool,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<ClusterPublishOutcome> {
         self.published.withLockedValue { $0.append(String(buffer: payload)) }
         return eventLoop.makeSucceededFuture(self.answer)
+    }
+
+    func readStream(
+        _ channel: ChannelName,
+        after offset: UInt64,
+        limit: Int,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ClusterStreamRead> {
+        eventLoop.makeSucceededFuture(ClusterStreamRead(position: nil, messages: []))
     }
 
     func interestChanged(in channel: ChannelName, interested: Bool) {
@@ -37,7 +47,7 @@ struct ClusterHookTests {
     @Test("the bus hears of a channel once when its first subscriber on any shard arrives and once when the last leaves")
     func interestAggregatedOverShards() throws {
         let loops = [EmbeddedEventLoop(), EmbeddedEventLoop()]
-        let bus = RecordingBus(answer: .sent(receivers: 1))
+        let bus = RecordingBus(answer: .sent(receivers: 1, position: nil))
         let hub = Hub(loops: loops, settings: ShardSettings(), clusterBus: bus)
         let shards = loops.map { hub.shard(on: $0) }
         let news = try self.name("news")
@@ -75,7 +85,7 @@ struct ClusterHookTests {
     @Test("with the bus up, broadcast only sends to the bus (delivery comes back through it); with it down, locally")
     func broadcastThroughBus() throws {
         for (answer, expected, localWrites) in [
-            (ClusterPublishOutcome.sent(receivers: 3), PublishResult.Reach.clustered(receivers: 3), 0),
+            (ClusterPublishOutcome.sent(receivers: 3, position: nil), PublishResult.Reach.clustered(receivers: 3), 0),
             (.notConnected, .localOnly(1), 1),
         ] {
             let loop = EmbeddedEventLoop()

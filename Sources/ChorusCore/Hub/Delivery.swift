@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One published message as a shard delivers it: its rendition for each wire protocol that its subscribers speak,
 /// and what a late `chorus.v1` rendition needs.
 package struct Delivery: Sendable {
@@ -12,6 +14,9 @@ package struct Delivery: Sendable {
     package var isJSON: Bool
     /// A connection of the receiving shard that must not get the message (its publisher asked not to).
     package var excluded: ConnectionID?
+    /// A `resync` frame that `chorus.v1` subscribers get before the message: the cluster's messages before it did
+    /// not all reach this node.
+    package var resync: ByteBuffer?
 
     package init(
         native: Rendition,

@@ -43,6 +43,10 @@ public final class Hub: Sendable {
         /// Open connections speaking `chorus.v1`: while there are none (and history is off), a publish encodes no
         /// `chorus.v1` rendition.
         package var chorusV1Connections = 0
+        /// Resyncs told to `chorus.v1` subscribers, by reason (indexed by `ResyncReason.rawValue`).
+        package var resyncs = [Int](repeating: 0, count: ResyncReason.allCases.count)
+        /// Messages from the cluster at or below their channel's latest offset here, dropped.
+        package var staleMessages = 0
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
@@ -123,9 +127,31 @@ public final class Hub: Sendable {
         var futures: [EventLoopFuture<Int>] = []
         futures.reserveCapacity(self.shards.count)
         let now = NIODeadline.now()
-        let position = self.streams.withLockedValue { streams in
-            let position = streams.advance(channel, now: now)
+        let position = self.streams.withLockedValue { streams -> StreamPosition? in
+            let position: StreamPosition
+            var resync: StreamPosition?
+            if let assigned = options.position {
+                switch streams.record(channel, at: assigned, now: now) {
+                case .next:
+                    break
+                case .stale:
+                    return nil
+                case .gap(let last):
+                    resync = last
+                    self.counters.withLockedValue { $0.resyncs[ResyncReason.gap.rawValue] += 1 }
+                case .newEpoch(let last):
+                    resync = last
+                    self.counters.withLockedValue { $0.resyncs[ResyncReason.newEpoch.rawValue] += 1 }
+                }
+                position = assigned
+            } else {
+                position = streams.advance(channel, now: now)
+            }
             var delivery = Delivery(native: native, position: position, isJSON: options.isJSON)
+            delivery.resync = resync.map { last in
+                let reply = ChorusV1Replies.resync(channel, last)
+                return FrameEncoder.encode(opcode: .text, payload: ByteBuffer(string: reply), allocator: self.allocator)
+            }
             if anyChorusV1 || streams.settings.isOn {
                 let (frame, dataRange) = ChorusV1Envelope.frame(
                     payload,
@@ -156,6 +182,14 @@ public final class Hub: Sendable {
             }
             return position
         }
+        guard let position else {
+            // Already delivered here (the cluster sent it twice): given back its places in the loops' queues.
+            self.queuedPublishes.withLockedValue { queued in
+                for index in queued.indices { queued[index] -= 1 }
+            }
+            self.counters.withLockedValue { $0.staleMessages += 1 }
+            return (options.position, eventLoop.makeSucceededFuture(0))
+        }
         let delivered = EventLoopFuture.reduce(0, futures, on: eventLoop, +)
         guard let observer = self.observer else { return (position, delivered) }
         return (
@@ -171,18 +205,72 @@ public final class Hub: Sendable {
     /// with `since`, what the subscriber missed) and runs `start` on `loop` after every message published up to that
     /// position has reached that loop and before any later one does — so the subscription misses nothing and
     /// receives nothing twice, however publishes interleave.
+    ///
+    /// In cluster mode, a channel this node has no stream for takes the cluster's position first, and a recovery this
+    /// node's history cannot answer reads the cluster's history; with the bus down it is answered from here.
     package func startSubscription(
         on loop: any EventLoop,
         to channel: ChannelName,
         since: StreamPosition?,
         then start: @escaping @Sendable (Shard, SubscriptionStart) -> Void
     ) {
+        guard let bus = self.clusterBus, bus.isConnected, self.needsCluster(channel, since: since) else {
+            return self.startSubscription(on: loop, to: channel, since: since, cluster: nil, then: start)
+        }
+        let limit = since == nil ? 0 : self.streams.withLockedValue { $0.settings.recoveryMaxMessages } + 1
+        bus.readStream(channel, after: since?.offset ?? 0, limit: limit, on: loop).whenComplete { result in
+            // Without an answer from the cluster, this node answers with what it has.
+            let read = try? result.get()
+            self.startSubscription(on: loop, to: channel, since: since, cluster: read, then: start)
+        }
+    }
+
+    /// Whether a subscription must ask the cluster first: this node knows nothing of the channel, or cannot replay
+    /// what the subscriber missed.
+    private func needsCluster(_ channel: ChannelName, since: StreamPosition?) -> Bool {
+        if let interest = self.interest, !interest.contains(channel) { return true }
+        return self.streams.withLockedValue { streams in
+            guard streams.existingPosition(of: channel) != nil else { return true }
+            guard let since, streams.settings.isOn else { return false }
+            return !streams.canRecoverLocally(channel, since: since)
+        }
+    }
+
+    private func startSubscription(
+        on loop: any EventLoop,
+        to channel: ChannelName,
+        since: StreamPosition?,
+        cluster read: ClusterStreamRead?,
+        then start: @escaping @Sendable (Shard, SubscriptionStart) -> Void
+    ) {
         let shard = self.shards[self.shardIndex(on: loop)]
+        // The cluster's messages as `chorus.v1` renditions (encoded here, for this subscriber only).
+        var fromCluster: [HistoryEntry] = []
+        if let read, let epoch = read.position?.epoch {
+            fromCluster = read.messages.map { message in
+                let (frame, dataRange) = ChorusV1Envelope.frame(
+                    message.payload,
+                    opcode: message.opcode,
+                    isJSON: message.isJSON,
+                    channel: channel,
+                    position: StreamPosition(offset: message.offset, epoch: epoch),
+                    allocator: self.allocator
+                )
+                return HistoryEntry(
+                    offset: message.offset,
+                    rendition: Rendition(plain: frame, compressed: nil),
+                    dataRange: dataRange
+                )
+            }
+        }
         let now = NIODeadline.now()
         self.streams.withLockedValue { streams in
+            if let position = read?.position {
+                streams.adopt(channel, at: position, refresh: !(self.interest?.contains(channel) ?? true), now: now)
+            }
             let subscription: SubscriptionStart
             if let since {
-                let recovery = streams.recover(channel, since: since, now: now)
+                let recovery = streams.recover(channel, since: since, now: now, cluster: fromCluster)
                 subscription = SubscriptionStart(
                     position: recovery.position,
                     recovery: recovery.outcome,
@@ -256,10 +344,11 @@ public final class Hub: Sendable {
             )
             return delivered.map { PublishResult(reach: .delivered($0), position: position) }
         }
-        return bus.publish(payload, opcode: opcode, to: channel, on: eventLoop).flatMap { outcome in
+        return bus.publish(payload, opcode: opcode, to: channel, isJSON: options.isJSON, on: eventLoop).flatMap { outcome in
             switch outcome {
-            case .sent(let receivers):
-                return eventLoop.makeSucceededFuture(PublishResult(reach: .clustered(receivers: receivers)))
+            case .sent(let receivers, let position):
+                let result = PublishResult(reach: .clustered(receivers: receivers), position: position)
+                return eventLoop.makeSucceededFuture(result)
             case .notConnected:
                 let (position, delivered) = self.publish(
                     payload,

@@ -4,10 +4,13 @@ package struct PublishOptions: Sendable {
     package var isJSON = false
     /// A connection that must not receive the message: a `chorus.v1` publisher that asked not to (`"echo":false`).
     package var excluded: PublisherConnection?
+    /// The message's position in its channel's stream when the cluster assigned it (it then arrives from the bus).
+    package var position: StreamPosition?
 
-    package init(isJSON: Bool = false, excluded: PublisherConnection? = nil) {
+    package init(isJSON: Bool = false, excluded: PublisherConnection? = nil, position: StreamPosition? = nil) {
         self.isJSON = isJSON
         self.excluded = excluded
+        self.position = position
     }
 }
 

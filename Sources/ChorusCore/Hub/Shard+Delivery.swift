@@ -72,6 +72,7 @@ extension Shard {
             selection = FrameSelection(rendition)
             plain = rendition.plain.bytes
         }
+        if let resync = delivery.resync, self.slab[index: index].isWritable { sink.write(resync, slot: index) }
         return self.deliver(&selection!, plain!, index: index, through: sink)
     }
 

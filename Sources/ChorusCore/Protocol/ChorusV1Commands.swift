@@ -44,6 +44,9 @@ package enum ChorusV1Commands {
             switch shard.subscribe(id, to: channel) {
             case .subscribed:
                 break
+            case .alreadySubscribed where start.recovery != nil:
+                // Resubscribing with `since` (after a `resync`): the replay comes in order before later messages.
+                break
             case .alreadySubscribed:
                 let reply = ChorusV1Replies.error(.alreadySubscribed, "already subscribed to this channel", channel: channel)
                 return ChorusV1Replies.send(reply, to: id, shard: shard)

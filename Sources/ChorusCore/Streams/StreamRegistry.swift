@@ -69,6 +69,75 @@ package struct StreamRegistry {
         self.evictOverBudget(sparing: slot)
     }
 
+    /// How a message whose position the cluster assigned fits the channel's stream here (see `record`).
+    package enum Arrival: Equatable, Sendable {
+        /// The next one (or the first this node sees of the channel).
+        case next
+        /// At or below the latest offset of the same epoch: already delivered here; dropped.
+        case stale
+        /// Offsets between `last` and this message never arrived here.
+        case gap(last: StreamPosition)
+        /// The stream started a new epoch (history was lost in the cluster); `last` was the old one's position.
+        case newEpoch(last: StreamPosition)
+    }
+
+    /// Takes `position`, assigned by the cluster, as the channel's latest (unless it is stale) and says how it fits.
+    package mutating func record(_ channel: ChannelName, at position: StreamPosition, now: NIODeadline) -> Arrival {
+        self.expire(now: now)
+        guard let slot = self.index[channel] else {
+            let slot = self.slot(for: channel, now: now, epoch: position.epoch)
+            self.slots[Int(slot)]!.top = position.offset
+            return .next
+        }
+        let last = self.slots[Int(slot)]!.position
+        let arrival: Arrival
+        if position.epoch != last.epoch {
+            self.dropHistory(slot)
+            self.slots[Int(slot)]!.epoch = position.epoch
+            // A stream this node only answered subscriptions for (offset 0) had not really started here.
+            arrival = last.offset == 0 ? .next : .newEpoch(last: last)
+        } else if position.offset <= last.offset {
+            return .stale
+        } else {
+            arrival = position.offset == last.offset + 1 ? .next : .gap(last: last)
+        }
+        self.slots[Int(slot)]!.top = position.offset
+        self.touch(slot, now: now)
+        return arrival
+    }
+
+    /// Takes the cluster's position of a channel (before answering a subscription), so that this node answers with
+    /// the cluster's epoch and offset: for a channel it has no stream for, or, with `refresh`, one it stopped
+    /// following (no local subscribers: the messages since went elsewhere), whose history here then has a hole.
+    package mutating func adopt(_ channel: ChannelName, at position: StreamPosition, refresh: Bool, now: NIODeadline) {
+        self.expire(now: now)
+        guard let slot = self.index[channel] else {
+            let slot = self.slot(for: channel, now: now, epoch: position.epoch)
+            self.slots[Int(slot)]!.top = position.offset
+            return
+        }
+        let local = self.slots[Int(slot)]!.position
+        guard refresh, local.epoch != position.epoch || local.offset < position.offset else { return }
+        self.dropHistory(slot)
+        self.slots[Int(slot)]!.epoch = position.epoch
+        self.slots[Int(slot)]!.top = position.offset
+    }
+
+    /// The channel's latest position here, or nil when it has no stream.
+    package func existingPosition(of channel: ChannelName) -> StreamPosition? {
+        self.index[channel].map { self.slots[Int($0)]!.position }
+    }
+
+    /// Whether this node's history alone can replay what a subscriber that last saw `since` missed.
+    package func canRecoverLocally(_ channel: ChannelName, since: StreamPosition) -> Bool {
+        guard let slot = self.index[channel] else { return false }
+        let stream = self.slots[Int(slot)]!
+        guard stream.epoch == since.epoch, since.offset <= stream.top else { return true }  // answered: mismatch
+        if since.offset == stream.top { return true }
+        guard let oldest = stream.history.oldestOffset else { return false }
+        return oldest <= since.offset + 1
+    }
+
     // MARK: Reading
 
     /// The channel's latest position (a new stream if it has none): what a subscription starts from.
@@ -79,12 +148,15 @@ package struct StreamRegistry {
 
     /// What a subscriber that last saw `since` missed on `channel`: the stream's latest position and, when they
     /// can all be replayed, the messages after `since.offset` in order.
+    ///
+    /// `cluster` holds messages read from the cluster's history, for the offsets this node's history lacks.
     package mutating func recover(
         _ channel: ChannelName,
         since: StreamPosition,
-        now: NIODeadline
+        now: NIODeadline,
+        cluster: [HistoryEntry] = []
     ) -> (position: StreamPosition, outcome: RecoveryOutcome, missed: [HistoryEntry]) {
-        let recovery = self.attemptRecovery(channel, since: since, now: now)
+        let recovery = self.attemptRecovery(channel, since: since, now: now, cluster: cluster)
         self.recoveries[recovery.outcome.rawValue] += 1
         self.replayedMessages += recovery.missed.count
         return recovery
@@ -93,7 +165,8 @@ package struct StreamRegistry {
     private mutating func attemptRecovery(
         _ channel: ChannelName,
         since: StreamPosition,
-        now: NIODeadline
+        now: NIODeadline,
+        cluster: [HistoryEntry]
     ) -> (position: StreamPosition, outcome: RecoveryOutcome, missed: [HistoryEntry]) {
         let position = self.position(of: channel, now: now)
         guard self.settings.isOn else { return (position, .disabled, []) }
@@ -104,9 +177,14 @@ package struct StreamRegistry {
         let missed = position.offset - since.offset
         if missed == 0 { return (position, .recovered, []) }
         let history = self.slots[Int(self.index[channel]!)]!.history
-        guard let oldest = history.oldestOffset, oldest <= since.offset + 1 else { return (position, .tooOld, []) }
+        let oldestHere = history.oldestOffset ?? position.offset + 1
+        // The cluster's messages fill in below what this node holds; together they must reach back to since + 1.
+        let fromCluster = cluster.filter { $0.offset > since.offset && $0.offset < oldestHere }
+        let reach = fromCluster.first?.offset ?? oldestHere
+        guard reach <= since.offset + 1, UInt64(fromCluster.count) == min(oldestHere, position.offset + 1) - reach
+        else { return (position, .tooOld, []) }
         guard missed <= UInt64(self.settings.recoveryMaxMessages) else { return (position, .tooMany, []) }
-        return (position, .recovered, history.entries(after: since.offset))
+        return (position, .recovered, fromCluster + history.entries(after: since.offset))
     }
 
     /// The channel's history after `offset` (all of it when nil), at most `limit` messages, with its latest position;
@@ -159,9 +237,9 @@ package struct StreamRegistry {
 
     // MARK: Slots and the list by last publish
 
-    private mutating func slot(for channel: ChannelName, now: NIODeadline) -> Int32 {
+    private mutating func slot(for channel: ChannelName, now: NIODeadline, epoch: Epoch? = nil) -> Int32 {
         if let slot = self.index[channel] { return slot }
-        let stream = ChannelStream(channel: channel, epoch: .random(), now: now)
+        let stream = ChannelStream(channel: channel, epoch: epoch ?? .random(), now: now)
         let slot: Int32
         if let free = self.freeSlots.popLast() {
             slot = free

@@ -2,47 +2,53 @@ import ChorusCore
 import ChorusRedis
 import NIOCore
 
-/// How a published message travels between nodes: `PUBLISH chorus:<channel> <message>`, where the message is
+/// How a published message travels between nodes: `PUBLISH chorus:<channel> <message>`, sent by the publish
+/// script (`ClusterScripts`), which also assigns the message's offset and keeps it in the channel's Redis stream. The
+/// message is
 ///
 /// | byte | meaning |
 /// |---|---|
-/// | 0 | `0xC1`: Chorus cluster format, version 1 (anything else is refused, so a later format can coexist) |
+/// | 0 | `0xC2`: Chorus cluster format, version 2 (`0xC1`, version 1 without a position, is still read) |
 /// | 1 | the WebSocket opcode to deliver it with: `0x01` text, `0x02` binary |
-/// | 2… | the payload, unchanged |
+/// | 2 | flags: bit 0 set when the text payload is one JSON text |
+/// | 3 | the epoch's length E (1–32), then the epoch |
+/// | 4+E | the offset, 20 ASCII digits (zero-padded: Redis's Lua writes it with `%020d`) |
+/// | 24+E… | the payload, unchanged |
 ///
-/// Two bytes, so a payload is copied once into the command and once out of it on each receiving node (into
-/// that node's one encoded frame).
+/// The node that publishes sends the first three bytes and the payload; the script adds the position.
 package enum ClusterMessage {
     /// The Redis channel prefix: Chorus's channel `news` is Redis's `chorus:news`.
     package static let channelPrefix = "chorus:"
     /// The pattern `--redis-pattern` subscribes to.
     package static let pattern = "chorus:*"
-    /// Format marker and version.
-    package static let version: UInt8 = 0xC1
+    /// Format markers.
+    package static let version: UInt8 = 0xC2
+    package static let versionWithoutPosition: UInt8 = 0xC1
+    /// Digits of the offset.
+    static let offsetDigits = 20
 
-    /// `PUBLISH chorus:<channel> <header><payload>`, encoded in one buffer.
-    package static func publishCommand(
-        _ payload: ByteBuffer,
-        opcode: WebSocketOpcode,
-        to channel: ChannelName,
-        allocator: ByteBufferAllocator
-    ) -> RESPCommand {
-        let redisChannel = Self.channelPrefix + channel.value
-        let messageLength = 2 + payload.readableBytes
-        var bytes = allocator.buffer(capacity: 64 + redisChannel.utf8.count + messageLength)
-        bytes.writeString("*3\r\n$7\r\nPUBLISH\r\n$\(redisChannel.utf8.count)\r\n\(redisChannel)\r\n$\(messageLength)\r\n")
-        bytes.writeInteger(Self.version)
-        bytes.writeInteger(opcode == .text ? UInt8(0x01) : UInt8(0x02))
-        bytes.writeImmutableBuffer(payload)
-        bytes.writeString("\r\n")
-        return RESPCommand(name: "PUBLISH", encoded: bytes)
+    /// A decoded message.
+    package struct Decoded {
+        package var opcode: WebSocketOpcode
+        package var isJSON: Bool
+        /// nil for a version-1 message.
+        package var position: StreamPosition?
+        package var payload: ByteBuffer
     }
 
-    /// The opcode and payload of a message, or nil when it is not in this format.
-    package static func decode(_ message: ByteBuffer) -> (opcode: WebSocketOpcode, payload: ByteBuffer)? {
-        guard message.readableBytes >= 2,
-            message.getInteger(at: message.readerIndex, as: UInt8.self) == Self.version,
-            let opcodeByte = message.getInteger(at: message.readerIndex + 1, as: UInt8.self)
+    /// The three bytes the publishing node puts before the position.
+    package static func header(opcode: WebSocketOpcode, isJSON: Bool) -> ByteBuffer {
+        var header = ByteBuffer()
+        header.writeInteger(Self.version)
+        header.writeInteger(opcode == .text ? UInt8(0x01) : UInt8(0x02))
+        header.writeInteger(isJSON ? UInt8(0x01) : UInt8(0x00))
+        return header
+    }
+
+    /// The message's parts, or nil when it is not in a known format.
+    package static func decode(_ message: ByteBuffer) -> Decoded? {
+        var message = message
+        guard let version = message.readInteger(as: UInt8.self), let opcodeByte = message.readInteger(as: UInt8.self)
         else { return nil }
         let opcode: WebSocketOpcode
         switch opcodeByte {
@@ -50,7 +56,23 @@ package enum ClusterMessage {
         case 0x02: opcode = .binary
         default: return nil
         }
-        return (opcode, message.getSlice(at: message.readerIndex + 2, length: message.readableBytes - 2)!)
+        switch version {
+        case Self.versionWithoutPosition:
+            return Decoded(opcode: opcode, isJSON: false, position: nil, payload: message)
+        case Self.version:
+            guard let flags = message.readInteger(as: UInt8.self), let epochLength = message.readInteger(as: UInt8.self),
+                let epochText = message.readString(length: Int(epochLength)), let epoch = Epoch(epochText),
+                let digits = message.readString(length: Self.offsetDigits), let offset = UInt64(digits)
+            else { return nil }
+            return Decoded(
+                opcode: opcode,
+                isJSON: flags & 0x01 != 0,
+                position: StreamPosition(offset: offset, epoch: epoch),
+                payload: message
+            )
+        default:
+            return nil
+        }
     }
 
     /// Chorus's channel for a Redis channel name, or nil when it is not one of ours or not a valid name.

@@ -21,6 +21,13 @@ package struct ClusterSettings: Sendable {
     /// How long a PING may go unanswered before the connections are dropped and remade.
     package var pingTimeout: TimeAmount = .seconds(3)
 
+    /// Messages of each channel's history kept in Redis (`--history-size`; 0 keeps none).
+    package var historySize = 0
+    /// How long Redis keeps a channel's history after its last publish (`--history-ttl`).
+    package var historyTTL: TimeAmount = .minutes(5)
+    /// How long Redis keeps a channel's offset and epoch after its last publish.
+    package var streamTTL: TimeAmount = .hours(24)
+
     package init(url: RedisURL) {
         self.url = url
     }

@@ -45,6 +45,8 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private var confirmed = Set<String>()
     private var subscriptionWaiters: [String: [EventLoopPromise<Void>]] = [:]
     private var connectionWaiters: [(connected: Bool, promise: EventLoopPromise<Void>)] = []
+    /// SHA1s of `ClusterScripts` that Redis confirmed loading on the current connection, by script.
+    private var scriptSHAs: [String: String] = [:]
 
     package init(settings: ClusterSettings, loop: any EventLoop, logger: Logger) {
         self.settings = settings
@@ -93,24 +95,111 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         _ payload: ByteBuffer,
         opcode: WebSocketOpcode,
         to channel: ChannelName,
+        isJSON: Bool,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<ClusterPublishOutcome> {
-        // Encoded on the caller's thread; the bus's loop only writes it.
-        let command = ClusterMessage.publishCommand(payload, opcode: opcode, to: channel, allocator: self.allocator)
+        let arguments = [
+            ClusterMessage.header(opcode: opcode, isJSON: isJSON), payload, ByteBuffer(string: Epoch.random().value),
+            ByteBuffer(string: String(self.settings.historySize)),
+            ByteBuffer(string: String(self.settings.historyTTL.nanoseconds / 1_000_000)),
+            ByteBuffer(string: String(self.settings.streamTTL.nanoseconds / 1_000_000)),
+            ByteBuffer(string: ClusterMessage.channelPrefix + channel.value),
+        ]
         return self.loop.flatSubmit { () -> EventLoopFuture<ClusterPublishOutcome> in
             guard case .connected(let publisher, _) = self.phase else {
                 self.status.withLockedValue { $0.publishFailures += 1 }
                 return self.loop.makeSucceededFuture(.notConnected)
             }
-            return publisher.send(command).flatMapThrowing { reply -> ClusterPublishOutcome in
-                guard case .integer(let receivers) = reply else { throw RedisError.unexpectedReply }
-                self.status.withLockedValue { $0.messagesOut += 1 }
-                return .sent(receivers: Int(receivers))
-            }.flatMapErrorThrowing { error in
-                self.status.withLockedValue { $0.publishFailures += 1 }
-                throw error
-            }
+            return self.run(ClusterScripts.publish, on: publisher, channel: channel, arguments: arguments)
+                .flatMapThrowing { reply -> ClusterPublishOutcome in
+                    guard let parts = reply.elements, parts.count == 3, case .integer(let offset) = parts[0],
+                        let epoch = parts[1].string.flatMap({ Epoch($0) }), case .integer(let receivers) = parts[2],
+                        offset > 0
+                    else { throw RedisError.unexpectedReply }
+                    self.status.withLockedValue { $0.messagesOut += 1 }
+                    let position = StreamPosition(offset: UInt64(offset), epoch: epoch)
+                    return .sent(receivers: Int(receivers), position: position)
+                }.flatMapErrorThrowing { error in
+                    self.status.withLockedValue { $0.publishFailures += 1 }
+                    throw error
+                }
         }.hop(to: eventLoop)
+    }
+
+    package func readStream(
+        _ channel: ChannelName,
+        after offset: UInt64,
+        limit: Int,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ClusterStreamRead> {
+        let arguments = [ByteBuffer(string: String(offset)), ByteBuffer(string: String(limit))]
+        return self.loop.flatSubmit { () -> EventLoopFuture<ClusterStreamRead> in
+            guard case .connected(let publisher, _) = self.phase else {
+                return self.loop.makeFailedFuture(RedisError.connectionClosed)
+            }
+            return self.run(ClusterScripts.read, on: publisher, channel: channel, arguments: arguments)
+                .flatMapThrowing { try Self.streamRead(from: $0) }
+        }.hop(to: eventLoop)
+    }
+
+    /// The read script's reply as positions and messages.
+    private static func streamRead(from reply: RESPValue) throws -> ClusterStreamRead {
+        guard let parts = reply.elements else { throw RedisError.unexpectedReply }
+        guard !parts.isEmpty else { return ClusterStreamRead(position: nil, messages: []) }
+        guard parts.count == 3, let epoch = parts[0].string.flatMap({ Epoch($0) }),
+            let offset = parts[1].string.flatMap({ UInt64($0) }), let entries = parts[2].elements
+        else { throw RedisError.unexpectedReply }
+        var messages: [ClusterStreamRead.Message] = []
+        for entry in entries {
+            // {id, {"m", message}}
+            guard let fields = entry.elements?.last?.elements, fields.count == 2,
+                case .bulkString(let bytes?) = fields[1], let decoded = ClusterMessage.decode(bytes),
+                let position = decoded.position, position.epoch == epoch
+            else { continue }
+            messages.append(
+                ClusterStreamRead.Message(
+                    offset: position.offset,
+                    opcode: decoded.opcode,
+                    isJSON: decoded.isJSON,
+                    payload: decoded.payload
+                )
+            )
+        }
+        return ClusterStreamRead(position: StreamPosition(offset: offset, epoch: epoch), messages: messages)
+    }
+
+    /// Runs one of `ClusterScripts` by its SHA1 when Redis has it loaded, by its text otherwise (also when Redis lost
+    /// it: `NOSCRIPT`).
+    private func run(
+        _ script: String,
+        on publisher: RedisConnection,
+        channel: ChannelName,
+        arguments: [ByteBuffer]
+    ) -> EventLoopFuture<RESPValue> {
+        let sha = self.scriptSHAs[script]
+        let command = ClusterScripts.command(
+            script,
+            sha: sha,
+            channel: channel,
+            arguments: arguments,
+            allocator: self.allocator
+        )
+        let reply = publisher.send(command)
+        guard sha != nil else { return reply }
+        return reply.flatMapError { error in
+            guard case RedisError.server(let message) = error, message.hasPrefix("NOSCRIPT") else {
+                return self.loop.makeFailedFuture(error)
+            }
+            self.scriptSHAs[script] = nil
+            let text = ClusterScripts.command(
+                script,
+                sha: nil,
+                channel: channel,
+                arguments: arguments,
+                allocator: self.allocator
+            )
+            return publisher.send(text)
+        }
     }
 
     package func interestChanged(in channel: ChannelName, interested: Bool) {
@@ -176,6 +265,14 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private func connected(publisher: RedisConnection, subscriber: RedisConnection, generation: Int) {
         self.phase = .connected(publisher: publisher, subscriber: subscriber)
         self.failedAttempts = 0
+        // Loaded once per connection; until the answers arrive the scripts go by their text.
+        self.scriptSHAs = [:]
+        for script in [ClusterScripts.publish, ClusterScripts.read] {
+            publisher.send(RESPCommand("SCRIPT", ["LOAD", script])).whenSuccess { reply in
+                guard generation == self.generation, let sha = reply.string else { return }
+                self.scriptSHAs[script] = sha
+            }
+        }
         self.confirmed = []
         let isReconnect = self.hasConnected
         self.hasConnected = true
@@ -280,7 +377,14 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         self.status.withLockedValue { $0.messagesIn += 1 }
         // With a pattern subscription every message arrives; encode only those someone here follows.
         guard hub.interest?.contains(channel) ?? true else { return }
-        _ = hub.publish(decoded.payload, opcode: decoded.opcode, to: channel, source: .cluster, on: self.loop)
+        _ = hub.publish(
+            decoded.payload,
+            opcode: decoded.opcode,
+            to: channel,
+            source: .cluster,
+            on: self.loop,
+            options: PublishOptions(isJSON: decoded.isJSON, position: decoded.position)
+        )
     }
 
     private static func isValidUTF8(_ payload: ByteBuffer) -> Bool {

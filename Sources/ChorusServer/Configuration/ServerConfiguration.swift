@@ -134,6 +134,8 @@ public struct ServerConfiguration: Sendable {
         var settings = ClusterSettings(url: url)
         settings.usePattern = self.redisPattern
         settings.maxMessageBytes = self.maxMessageBytes
+        settings.historySize = self.historySize
+        settings.historyTTL = self.historyTTL
         return settings
     }
 
