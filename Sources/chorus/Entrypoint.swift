@@ -43,7 +43,7 @@ struct Chorus: AsyncParsableCommand {
     @Flag(setting: "client-publish") var clientPublish: Bool?
     @Option(setting: "api-key") var apiKey: [String] = []
     @Option(setting: "history-size") var historySize: String?
-    @Option(setting: "history-ttl") var historyTTL: String?
+    @Option(setting: "history-ttl") var historyTtl: String?
     @Option(setting: "history-max-bytes") var historyMaxBytes: String?
     @Option(setting: "recovery-max-messages") var recoveryMaxMessages: String?
     @Option(setting: "ping-interval") var pingInterval: String?

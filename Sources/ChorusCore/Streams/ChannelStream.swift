@@ -8,6 +8,9 @@ struct ChannelStream {
 
     let channel: ChannelName
     var epoch: Epoch
+    /// The epoch and offsets are the cluster's (Redis assigns them); a message this node delivers on its own while
+    /// Redis is away forks a local epoch instead of taking an offset the cluster will give to another message.
+    var isClusters = false
     /// The offset of the last message published (0 before the first).
     var top: UInt64 = 0
     var history = HistoryRing()

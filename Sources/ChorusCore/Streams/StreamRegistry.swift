@@ -46,6 +46,12 @@ package struct StreamRegistry {
     package mutating func advance(_ channel: ChannelName, now: NIODeadline) -> StreamPosition {
         self.expire(now: now)
         let slot = self.slot(for: channel, now: now)
+        if self.slots[Int(slot)]!.isClusters {
+            // Delivered here only (Redis is away): a local epoch, which the cluster's next message replaces.
+            self.dropHistory(slot)
+            self.slots[Int(slot)]!.epoch = .random()
+            self.slots[Int(slot)]!.isClusters = false
+        }
         self.slots[Int(slot)]!.top += 1
         self.touch(slot, now: now)
         return self.slots[Int(slot)]!.position
@@ -87,8 +93,10 @@ package struct StreamRegistry {
         guard let slot = self.index[channel] else {
             let slot = self.slot(for: channel, now: now, epoch: position.epoch)
             self.slots[Int(slot)]!.top = position.offset
+            self.slots[Int(slot)]!.isClusters = true
             return .next
         }
+        self.slots[Int(slot)]!.isClusters = true
         let last = self.slots[Int(slot)]!.position
         let arrival: Arrival
         if position.epoch != last.epoch {
@@ -114,6 +122,7 @@ package struct StreamRegistry {
         guard let slot = self.index[channel] else {
             let slot = self.slot(for: channel, now: now, epoch: position.epoch)
             self.slots[Int(slot)]!.top = position.offset
+            self.slots[Int(slot)]!.isClusters = true
             return
         }
         let local = self.slots[Int(slot)]!.position
@@ -121,6 +130,7 @@ package struct StreamRegistry {
         self.dropHistory(slot)
         self.slots[Int(slot)]!.epoch = position.epoch
         self.slots[Int(slot)]!.top = position.offset
+        self.slots[Int(slot)]!.isClusters = true
     }
 
     /// The channel's latest position here, or nil when it has no stream.
