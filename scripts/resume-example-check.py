@@ -42,6 +42,7 @@ def readme_matches_example():
 
 
 def load_example():
+    sys.dont_write_bytecode = True  # no __pycache__ left in examples/
     spec = importlib.util.spec_from_file_location("resume", ROOT / "examples" / "resume.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
