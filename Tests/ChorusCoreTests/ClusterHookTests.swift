@@ -18,6 +18,7 @@ final class RecordingBus: ClusterBus {
         opcode: WebSocketOpcode,
         to channel: ChannelName,
         isJSON: Bool,
+        excluding publisher: PublisherConnection?,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<ClusterPublishOutcome> {
         self.published.withLockedValue { $0.append(String(buffer: payload)) }

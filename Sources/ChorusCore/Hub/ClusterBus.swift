@@ -7,13 +7,14 @@ import NIOCore
 /// `Hub.publish`, so every subscriber gets a message exactly once however many nodes there are.
 public protocol ClusterBus: Sendable {
     /// Sends a message to every node, with the place in its channel's stream that the cluster gives it (the same on
-    /// every node). The future (on `eventLoop`) says whether it went out; it fails when the message was handed to the
+    /// every node); `publisher`, a connection of this node, does not receive it. The future (on `eventLoop`) says whether it went out; it fails when the message was handed to the
     /// bus but its fate is unknown (the connection dropped before the reply).
     func publish(
         _ payload: ByteBuffer,
         opcode: WebSocketOpcode,
         to channel: ChannelName,
         isJSON: Bool,
+        excluding publisher: PublisherConnection?,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<ClusterPublishOutcome>
 

@@ -344,7 +344,14 @@ public final class Hub: Sendable {
             )
             return delivered.map { PublishResult(reach: .delivered($0), position: position) }
         }
-        return bus.publish(payload, opcode: opcode, to: channel, isJSON: options.isJSON, on: eventLoop).flatMap { outcome in
+        return bus.publish(
+            payload,
+            opcode: opcode,
+            to: channel,
+            isJSON: options.isJSON,
+            excluding: options.excluded,
+            on: eventLoop
+        ).flatMap { outcome in
             switch outcome {
             case .sent(let receivers, let position):
                 let result = PublishResult(reach: .clustered(receivers: receivers), position: position)

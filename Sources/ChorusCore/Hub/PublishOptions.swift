@@ -15,7 +15,7 @@ package struct PublishOptions: Sendable {
 }
 
 /// A connection that published, named across the hub: its shard's index and its handle there.
-package struct PublisherConnection: Sendable, Equatable {
+public struct PublisherConnection: Sendable, Equatable {
     package var shard: Int
     package var id: ConnectionID
 

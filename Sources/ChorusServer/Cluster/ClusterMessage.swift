@@ -10,12 +10,13 @@ import NIOCore
 /// |---|---|
 /// | 0 | `0xC2`: Chorus cluster format, version 2 (`0xC1`, version 1 without a position, is still read) |
 /// | 1 | the WebSocket opcode to deliver it with: `0x01` text, `0x02` binary |
-/// | 2 | flags: bit 0 set when the text payload is one JSON text |
-/// | 3 | the epoch's length E (1–32), then the epoch |
-/// | 4+E | the offset, 20 ASCII digits (zero-padded: Redis's Lua writes it with `%020d`) |
-/// | 24+E… | the payload, unchanged |
+/// | 2 | flags: bit 0 set when the text payload is one JSON text; bit 1 when a publisher is left out |
+/// | 3… | with bit 1: 18 bytes naming the publisher (node 8, shard 2, slot 4, generation 4; big-endian) |
+/// | then | the epoch's length E (1–32), then the epoch |
+/// | then | the offset, 20 ASCII digits (zero-padded: Redis's Lua writes it with `%020d`) |
+/// | then | the payload, unchanged |
 ///
-/// The node that publishes sends the first three bytes and the payload; the script adds the position.
+/// The node that publishes sends the header (up to the epoch) and the payload; the script adds the position.
 package enum ClusterMessage {
     /// The Redis channel prefix: Chorus's channel `news` is Redis's `chorus:news`.
     package static let channelPrefix = "chorus:"
@@ -33,15 +34,27 @@ package enum ClusterMessage {
         package var isJSON: Bool
         /// nil for a version-1 message.
         package var position: StreamPosition?
+        /// The node and connection that published it and asked not to receive it.
+        package var excluded: (node: UInt64, connection: PublisherConnection)?
         package var payload: ByteBuffer
     }
 
-    /// The three bytes the publishing node puts before the position.
-    package static func header(opcode: WebSocketOpcode, isJSON: Bool) -> ByteBuffer {
+    /// The header the publishing node puts before the position.
+    package static func header(
+        opcode: WebSocketOpcode,
+        isJSON: Bool,
+        excluding publisher: (node: UInt64, connection: PublisherConnection)? = nil
+    ) -> ByteBuffer {
         var header = ByteBuffer()
         header.writeInteger(Self.version)
         header.writeInteger(opcode == .text ? UInt8(0x01) : UInt8(0x02))
-        header.writeInteger(isJSON ? UInt8(0x01) : UInt8(0x00))
+        header.writeInteger((isJSON ? UInt8(0x01) : 0) | (publisher != nil ? 0x02 : 0))
+        if let publisher {
+            header.writeInteger(publisher.node)
+            header.writeInteger(UInt16(truncatingIfNeeded: publisher.connection.shard))
+            header.writeInteger(publisher.connection.id.index)
+            header.writeInteger(publisher.connection.id.generation)
+        }
         return header
     }
 
@@ -58,9 +71,18 @@ package enum ClusterMessage {
         }
         switch version {
         case Self.versionWithoutPosition:
-            return Decoded(opcode: opcode, isJSON: false, position: nil, payload: message)
+            return Decoded(opcode: opcode, isJSON: false, position: nil, excluded: nil, payload: message)
         case Self.version:
-            guard let flags = message.readInteger(as: UInt8.self), let epochLength = message.readInteger(as: UInt8.self),
+            guard let flags = message.readInteger(as: UInt8.self) else { return nil }
+            var excluded: (node: UInt64, connection: PublisherConnection)?
+            if flags & 0x02 != 0 {
+                guard let node = message.readInteger(as: UInt64.self), let shard = message.readInteger(as: UInt16.self),
+                    let index = message.readInteger(as: UInt32.self), let generation = message.readInteger(as: UInt32.self)
+                else { return nil }
+                let id = ConnectionID(index: index, generation: generation)
+                excluded = (node, PublisherConnection(shard: Int(shard), id: id))
+            }
+            guard let epochLength = message.readInteger(as: UInt8.self),
                 let epochText = message.readString(length: Int(epochLength)), let epoch = Epoch(epochText),
                 let digits = message.readString(length: Self.offsetDigits), let offset = UInt64(digits)
             else { return nil }
@@ -68,6 +90,7 @@ package enum ClusterMessage {
                 opcode: opcode,
                 isJSON: flags & 0x01 != 0,
                 position: StreamPosition(offset: offset, epoch: epoch),
+                excluded: excluded,
                 payload: message
             )
         default:

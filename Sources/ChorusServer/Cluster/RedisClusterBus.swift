@@ -21,6 +21,8 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
     private let status = NIOLockedValueBox(ClusterStatus())
+    /// This node's name in messages that leave out one of its connections (random: unique enough among nodes).
+    private let node = UInt64.random(in: 1...UInt64.max)
 
     private enum Phase {
         case idle
@@ -96,10 +98,12 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         opcode: WebSocketOpcode,
         to channel: ChannelName,
         isJSON: Bool,
+        excluding publisher: PublisherConnection?,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<ClusterPublishOutcome> {
+        let excluded = publisher.map { (node: self.node, connection: $0) }
         let arguments = [
-            ClusterMessage.header(opcode: opcode, isJSON: isJSON), payload, ByteBuffer(string: Epoch.random().value),
+            ClusterMessage.header(opcode: opcode, isJSON: isJSON, excluding: excluded), payload, ByteBuffer(string: Epoch.random().value),
             ByteBuffer(string: String(self.settings.historySize)),
             ByteBuffer(string: String(self.settings.historyTTL.nanoseconds / 1_000_000)),
             ByteBuffer(string: String(self.settings.streamTTL.nanoseconds / 1_000_000)),
@@ -383,7 +387,11 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
             to: channel,
             source: .cluster,
             on: self.loop,
-            options: PublishOptions(isJSON: decoded.isJSON, position: decoded.position)
+            options: PublishOptions(
+                isJSON: decoded.isJSON,
+                excluded: decoded.excluded.flatMap { $0.node == self.node ? $0.connection : nil },
+                position: decoded.position
+            )
         )
     }
 
