@@ -2,8 +2,8 @@ import ChorusCore
 import NIOCore
 import NIOHTTP1
 
-/// Routes an assembled plain-HTTP request to its endpoint: publish, metrics, health, readiness, and the errors
-/// for paths, methods and listeners that do not serve it.
+/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, health, readiness, and the
+/// errors for paths, methods and listeners that do not serve it.
 struct HTTPRouter {
     /// Which routes a listener serves.
     enum Role {
@@ -19,6 +19,7 @@ struct HTTPRouter {
     private let metrics: MetricsExporter
     private let metricsAuthorizer: MetricsAuthorizer
     private let publish: PublishEndpoint
+    private let history: HistoryEndpoint
     private let role: Role
 
     init(hub: Hub, state: ServerState, configuration: ServerConfiguration, metrics: MetricsExporter, role: Role) {
@@ -27,11 +28,10 @@ struct HTTPRouter {
         self.configuration = configuration
         self.metrics = metrics
         self.metricsAuthorizer = MetricsAuthorizer(token: configuration.metricsToken)
-        self.publish = PublishEndpoint(
-            hub: hub,
-            state: state,
-            authorizer: PublishAuthorizer(apiKeys: configuration.apiKeys, trustedProxies: configuration.trustedProxies)
-        )
+        let authorizer = PublishAuthorizer(apiKeys: configuration.apiKeys, trustedProxies: configuration.trustedProxies)
+        self.publish = PublishEndpoint(hub: hub, state: state, authorizer: authorizer)
+        // Reading history back is for publishers: the same keys (or loopback).
+        self.history = HistoryEndpoint(hub: hub, authorizer: authorizer)
         self.role = role
     }
 
@@ -65,6 +65,8 @@ struct HTTPRouter {
             respond(HTTPAnswer(rejection))
         case .publish(let name):
             self.publish.answer(head, channel: name, body: body ?? ByteBuffer(), peer: peer, on: eventLoop, respond)
+        case .history(let name):
+            respond(self.history.answer(head, channel: name, query: Route.split(head.uri).query, peer: peer))
         case .metrics:
             if let rejection = self.metricsAuthorizer.check(head.headers) {
                 return respond(HTTPAnswer(rejection))
@@ -99,7 +101,8 @@ struct HTTPRouter {
             return self.configuration.metricsPort == nil ? .metrics : .notFound
         case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
             return route
-        case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .notFound):
+        case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .history),
+            (.metricsOnly, .notFound):
             return .notFound
         }
     }

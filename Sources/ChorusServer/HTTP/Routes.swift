@@ -8,6 +8,8 @@ package enum Route: Equatable, Sendable {
     case echo
     /// `POST /publish/{channel}`.
     case publish(channel: Substring)
+    /// `GET /history/{channel}?since=N&epoch=E&limit=M`.
+    case history(channel: Substring)
     /// `GET /healthz`: the process runs.
     case health
     /// `GET /readyz`: accepting connections.
@@ -45,6 +47,8 @@ package enum Route: Equatable, Sendable {
         default:
             if path.hasPrefix("/publish/") {
                 self = .publish(channel: path.dropFirst("/publish/".count))
+            } else if path.hasPrefix("/history/") {
+                self = .history(channel: path.dropFirst("/history/".count))
             } else {
                 self = .notFound
             }
@@ -54,7 +58,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .echo, .health, .readiness, .metrics: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics, .history: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }
