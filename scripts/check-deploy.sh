@@ -205,6 +205,8 @@ chorus_history_messages
 chorus_history_bytes
 chorus_recoveries_total
 chorus_recovery_replayed_messages_total
+chorus_resyncs_total
+chorus_cluster_stale_messages_total
 process_resident_memory_bytes
 process_virtual_memory_bytes
 process_cpu_seconds_total

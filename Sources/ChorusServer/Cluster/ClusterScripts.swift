@@ -31,11 +31,19 @@ enum ClusterScripts {
         return {offset, epoch, receivers}
         """
 
-    /// KEYS: meta, stream. ARGV: the offset to read after, the most messages to read (0: the position only).
-    /// Returns `{}` for a channel without a stream, else `{epoch, offset, {{id, {'m', message}}, …}}`.
+    /// KEYS: meta, stream. ARGV: the offset to read after, the most messages to read (0: the position only), a new
+    /// epoch in case the channel has none, meta TTL (ms). Returns `{epoch, offset, {{id, {'m', message}}, …}}`.
+    ///
+    /// A channel without a stream gets one here (offset 0), so that a subscription answered before the channel's
+    /// first message names the epoch that message will carry, on every node.
     static let read = """
         local meta = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
-        if not meta[1] then return {} end
+        if not meta[1] then
+          redis.call('DEL', KEYS[2])
+          redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'offset', 0)
+          redis.call('PEXPIRE', KEYS[1], ARGV[4])
+          meta = {ARGV[3], '0'}
+        end
         local entries = {}
         if tonumber(ARGV[2]) > 0 then
           local first = '0-' .. string.format('%d', tonumber(ARGV[1]) + 1)

@@ -136,7 +136,11 @@ package final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         limit: Int,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<ClusterStreamRead> {
-        let arguments = [ByteBuffer(string: String(offset)), ByteBuffer(string: String(limit))]
+        let arguments = [
+            ByteBuffer(string: String(offset)), ByteBuffer(string: String(limit)),
+            ByteBuffer(string: Epoch.random().value),
+            ByteBuffer(string: String(self.settings.streamTTL.nanoseconds / 1_000_000)),
+        ]
         return self.loop.flatSubmit { () -> EventLoopFuture<ClusterStreamRead> in
             guard case .connected(let publisher, _) = self.phase else {
                 return self.loop.makeFailedFuture(RedisError.connectionClosed)

@@ -13,6 +13,8 @@ struct StreamMetrics: Sendable {
     let expired: Counter
     let recoveries: [Counter]  // indexed by RecoveryOutcome.rawValue
     let replayed: Counter
+    let resyncs: [Counter]  // indexed by ResyncReason.rawValue
+    let stale: Counter
 
     init(registry r: PrometheusCollectorRegistry) {
         self.streams = r.makeGauge(
@@ -55,6 +57,22 @@ struct StreamMetrics: Sendable {
                 labels: [("outcome", outcome.label)]
             )
         }
+        self.resyncs = ResyncReason.allCases.map { reason in
+            r.makeCounter(
+                descriptor: .named(
+                    "chorus_resyncs_total",
+                    help: "Cluster mode: times chorus.v1 subscribers of a channel were told to resync, by reason "
+                        + "(gap: messages never reached this node; epoch: Redis lost the channel's stream)."
+                ),
+                labels: [("reason", reason.label)]
+            )
+        }
+        self.stale = r.makeCounter(
+            descriptor: .named(
+                "chorus_cluster_stale_messages_total",
+                help: "Cluster mode: messages from Redis at or below their channel's latest offset here, dropped."
+            )
+        )
         self.replayed = r.makeCounter(
             descriptor: .named(
                 "chorus_recovery_replayed_messages_total",
@@ -65,6 +83,11 @@ struct StreamMetrics: Sendable {
 
     /// Sets every value from the hub's streams (expiring what is due first).
     func update(from hub: Hub) {
+        let counters = hub.hubCounters
+        for reason in ResyncReason.allCases {
+            self.resyncs[reason.rawValue].set(total: counters.resyncs[reason.rawValue])
+        }
+        self.stale.set(total: counters.staleMessages)
         let now = NIODeadline.now()
         hub.streams.withLockedValue { streams in
             streams.expire(now: now)
