@@ -52,6 +52,22 @@ public final class WebSocketConnectionHandler: ChannelInboundHandler, Connection
         )
     }
 
+    /// A subscriber connection speaking `chorus.v1` (its subscriptions answered, deliveries in envelopes), without
+    /// token or compression, that holds no admission places (for embedding and benchmarks).
+    public convenience init(hub: Hub, shard: Shard, chorusV1Channels channels: [ChannelName]) {
+        self.init(
+            hub: hub,
+            shard: shard,
+            wireProtocol: .chorusV1,
+            channels: ChannelList(channels),
+            since: nil,
+            grant: nil,
+            deflate: nil,
+            tokenExpiry: nil,
+            places: nil
+        )
+    }
+
     /// The connection an admission ticket describes; the handler releases the ticket's places when it goes.
     package convenience init(hub: Hub, shard: Shard, ticket: AdmissionTicket) {
         self.init(

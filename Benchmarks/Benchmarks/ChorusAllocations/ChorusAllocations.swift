@@ -51,6 +51,20 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same to `chorus.v1` subscribers: one more encoding per publish (the envelope), none per subscriber. With
+    // history on, the message is also kept (a ring slot, the stream's bookkeeping): a constant per publish.
+    for (subscribers, history) in [(1, 0), (1_000, 0), (1, 100), (1_000, 100)] {
+        let fixture = Lazy { try PublishFixture(subscribers: subscribers, chorusV1: true, history: history) }
+        let name = "publish_64B_chorus_v1\(history > 0 ? "_history" : "")_to_\(subscribers)_subscribers"
+        Benchmark(name) { benchmark in
+            let fixture = try fixture.get()
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                fixture.publishAndDrain()
+            }
+        }
+    }
+
     // The same over real loopback sockets on the epoll transport: a server in this process with one loop, N
     // subscribers and a keep-alive publisher on plain blocking sockets that allocate nothing. One iteration is one
     // POST /publish (the NIO HTTP side included), the fan-out through the corked sends, and every frame read.
@@ -189,10 +203,19 @@ enum Fixtures {
     static let peer = try! SocketAddress(ipAddress: "127.0.0.1", port: 1)
 
     /// An active channel whose only handler is the connection handler, as after a real upgrade.
-    static func connect(_ hub: Hub, _ loop: EmbeddedEventLoop, channels: [ChannelName]) throws -> EmbeddedChannel {
+    static func connect(
+        _ hub: Hub,
+        _ loop: EmbeddedEventLoop,
+        channels: [ChannelName],
+        chorusV1: Bool = false
+    ) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel(loop: loop)
         try channel.connect(to: Self.peer).wait()
-        let handler = WebSocketConnectionHandler(hub: hub, shard: hub.shard(on: loop), channels: channels)
+        let shard = hub.shard(on: loop)
+        let handler =
+            chorusV1
+            ? WebSocketConnectionHandler(hub: hub, shard: shard, chorusV1Channels: channels)
+            : WebSocketConnectionHandler(hub: hub, shard: shard, channels: channels)
         try channel.pipeline.syncOperations.addHandler(handler)
         return channel
     }
@@ -205,19 +228,40 @@ final class PublishFixture {
     let payload = ByteBuffer(repeating: UInt8(ascii: "m"), count: 64)
     var subscribers: [EmbeddedChannel] = []
 
-    init(subscribers count: Int) throws {
-        self.hub = Hub(loops: [self.loop], settings: ShardSettings(), observer: ChorusMetrics(version: "benchmark"))
+    init(subscribers count: Int, chorusV1: Bool = false, history: Int = 0) throws {
+        var settings = ShardSettings()
+        settings.keepHistory(messages: history)
+        self.hub = Hub(loops: [self.loop], settings: settings, observer: ChorusMetrics(version: "benchmark"))
         self.channel = try ChannelName(validating: "bench")
         self.subscribers.reserveCapacity(count)
         for _ in 0..<count {
-            self.subscribers.append(try Fixtures.connect(self.hub, self.loop, channels: [self.channel]))
+            self.subscribers.append(
+                try Fixtures.connect(self.hub, self.loop, channels: [self.channel], chorusV1: chorusV1)
+            )
         }
-        // One checked publish: every subscriber gets the same 66-byte frame, exactly once.
+        self.loop.run()
+        if chorusV1 {
+            // Each subscription was answered ({"subscribed":…}).
+            for subscriber in self.subscribers {
+                let answer = try subscriber.readOutbound(as: ByteBuffer.self)
+                precondition(answer != nil, "subscription not answered")
+            }
+        }
+        // One checked publish: every subscriber gets the same frame, exactly once.
         let delivered = self.hub.publish(self.payload, opcode: .text, to: self.channel, source: .http, on: self.loop)
         self.loop.run()
         var expected = ByteBuffer(bytes: [0x81, 64])
         expected.writeImmutableBuffer(self.payload)
-        for subscriber in self.subscribers {
+        var shared: ByteBuffer?
+        for subscriber in self.subscribers where chorusV1 {
+            let frame = try subscriber.readOutbound(as: ByteBuffer.self)!
+            precondition(String(buffer: frame).contains(#""channel":"bench","offset":1,"#), "not a chorus.v1 delivery")
+            precondition(shared == nil || shared == frame, "chorus.v1 subscribers got different frames")
+            shared = frame
+            let again = try subscriber.readOutbound(as: ByteBuffer.self)
+            precondition(again == nil, "frame delivered twice")
+        }
+        for subscriber in self.subscribers where !chorusV1 {
             let first = try subscriber.readOutbound(as: ByteBuffer.self)
             let second = try subscriber.readOutbound(as: ByteBuffer.self)
             precondition(first == expected && second == nil, "frame not delivered exactly once")

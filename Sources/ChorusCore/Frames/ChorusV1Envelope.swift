@@ -38,15 +38,53 @@ package enum ChorusV1Envelope {
             let start = frame.headerLength + headerLength
             return (frame, start..<(start + payload.readableBytes))
         default:
-            let prefix = #"{"channel":"\#(channel.value)","offset":\#(position.offset),"epoch":"\#(position.epoch.value)","data":"#
+            // Written piece by piece: the prefix as one interpolated string would be allocated per message.
+            let offsetDigits = Self.decimalLength(position.offset)
+            let keys: Int = Self.keysLength
+            let names: Int = channel.value.utf8.count + position.epoch.value.utf8.count
+            let prefixLength: Int = keys + names + offsetDigits
             let dataLength = isJSON ? payload.readableBytes : JSONString.quotedLength(of: payload)
-            let frame = Frame(opcode: .text, payloadLength: prefix.utf8.count + dataLength + 1, allocator: allocator) {
-                $0.writeString(prefix)
+            let frame = Frame(opcode: .text, payloadLength: prefixLength + dataLength + 1, allocator: allocator) {
+                $0.writeStaticString(Self.channelKey)
+                $0.writeString(channel.value)
+                $0.writeStaticString(Self.offsetKey)
+                Self.writeDecimal(position.offset, digits: offsetDigits, into: &$0)
+                $0.writeStaticString(Self.epochKey)
+                $0.writeString(position.epoch.value)
+                $0.writeStaticString(Self.dataKey)
                 if isJSON { $0.writeImmutableBuffer(payload) } else { JSONString.writeQuoted(payload, into: &$0) }
                 $0.writeInteger(UInt8(ascii: "}"))
             }
-            let start = frame.headerLength + prefix.utf8.count
+            let start = frame.headerLength + prefixLength
             return (frame, start..<(start + dataLength))
+        }
+    }
+
+    private static let channelKey: StaticString = #"{"channel":""#
+    private static let offsetKey: StaticString = #"","offset":"#
+    private static let epochKey: StaticString = #","epoch":""#
+    private static let dataKey: StaticString = #"","data":"#
+    private static let keysLength =
+        [channelKey, offsetKey, epochKey, dataKey].reduce(0) { $0 + $1.utf8CodeUnitCount }
+
+    private static func decimalLength(_ value: UInt64) -> Int {
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        return digits
+    }
+
+    private static func writeDecimal(_ value: UInt64, digits: Int, into buffer: inout ByteBuffer) {
+        var divisor: UInt64 = 1
+        for _ in 1..<digits { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
     }
 }

@@ -18,6 +18,13 @@ package struct Delivery: Sendable {
     /// not all reach this node.
     package var resync: ByteBuffer?
 
+    /// The same delivery, leaving out `connection` of the receiving shard.
+    package func excluding(_ connection: ConnectionID?) -> Delivery {
+        var delivery = self
+        delivery.excluded = connection
+        return delivery
+    }
+
     package init(
         native: Rendition,
         chorusV1: Rendition? = nil,

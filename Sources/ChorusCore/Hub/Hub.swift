@@ -172,8 +172,8 @@ public final class Hub: Sendable {
             // Handed over under the lock: each loop then runs every channel's messages in offset order.
             for (index, shard) in self.shards.enumerated() {
                 let promise = shard.eventLoop.makePromise(of: Int.self)
-                var forShard = delivery
-                forShard.excluded = options.excluded?.shard == index ? options.excluded?.id : nil
+                // A `let`: a `var` captured by the task would be boxed, one more allocation per publish.
+                let forShard = delivery.excluding(options.excluded?.shard == index ? options.excluded?.id : nil)
                 shard.eventLoop.execute {
                     self.queuedPublishes.withLockedValue { $0[index] -= 1 }
                     promise.succeed(shard.value.deliver(forShard, to: channel))

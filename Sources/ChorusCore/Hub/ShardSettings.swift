@@ -32,4 +32,10 @@ public struct ShardSettings: Sendable {
     package var history = HistorySettings()
 
     public init() {}
+
+    /// Keeps each channel's last `messages` messages in history (for embedding and the benchmarks' gates; the server
+    /// sets `history` from its configuration).
+    public mutating func keepHistory(messages: Int) {
+        self.history.size = messages
+    }
 }
