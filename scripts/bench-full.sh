@@ -10,6 +10,7 @@
 #   TRANSPORT=epoll runs the server with --transport epoll (results get an -epoll suffix); default nio.
 #   TRANSPORT=reference runs Benchmarks/Reference's minimal C server instead (built into BIN_DIR; -reference
 #   suffix), the floor to compare with in the same sitting.
+#   PROTOCOL=chorus.v1 has the subscribers speak chorus.v1 (results get a -chorus.v1 suffix); default raw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN_DIR=${1:?usage: scripts/bench-full.sh BIN_DIR ALLOCATOR SCENARIO...}
@@ -19,6 +20,8 @@ RESULTS=Benchmarks/Results
 TRANSPORT=${TRANSPORT:-nio}
 SUFFIX=""
 [ "$TRANSPORT" = nio ] || SUFFIX="-$TRANSPORT"
+PROTOCOL=${PROTOCOL:-raw}
+[ "$PROTOCOL" = raw ] || SUFFIX="$SUFFIX-$PROTOCOL"
 mkdir -p "$RESULTS"
 
 case "$ALLOCATOR" in
@@ -41,16 +44,17 @@ for SCENARIO in "$@"; do
     trap 'kill $SERVER 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
     BENCH=(taskset -c 1 "$BIN_DIR/chorus-bench")
+    PROTOCOL_OPTION=(--protocol "$PROTOCOL")
     COMMON=(--server-pid "$SERVER" --label "$ALLOCATOR$SUFFIX" --json "$RESULTS/$SCENARIO-$ALLOCATOR$SUFFIX.json")
     echo "== $SCENARIO, $ALLOCATOR, $TRANSPORT (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
     case "$SCENARIO" in
     idle-*)
-        "${BENCH[@]}" idle --url "ws://127.0.0.1:$PORT/ws/idle" --connections "${SCENARIO#idle-}" \
+        "${BENCH[@]}" idle "${PROTOCOL_OPTION[@]}" --url "ws://127.0.0.1:$PORT/ws/idle" --connections "${SCENARIO#idle-}" \
             --source-addresses 4 "${COMMON[@]}"
         ;;
     broadcast-*)
         SHAPE=${SCENARIO#broadcast-}
-        "${BENCH[@]}" broadcast --url "ws://127.0.0.1:$PORT/ws/fanout" --subscribers "${SHAPE%x*}" \
+        "${BENCH[@]}" broadcast "${PROTOCOL_OPTION[@]}" --url "ws://127.0.0.1:$PORT/ws/fanout" --subscribers "${SHAPE%x*}" \
             --rate "${SHAPE#*x}" --size 64 --duration 10 --warmup 2 --source-addresses 4 "${COMMON[@]}"
         ;;
     *) echo "unknown scenario $SCENARIO" >&2; exit 1 ;;

@@ -16,6 +16,11 @@ struct HistoryRing {
     /// Appends `entry`, overwriting the oldest when `capacity` entries are held; returns the overwritten one.
     mutating func append(_ entry: HistoryEntry, capacity: Int) -> HistoryEntry? {
         guard self.entries.count >= capacity else {
+            // Grown as usual, by doubling, but never past the ring's size: the last doubling would leave up to half
+            // of a full ring's slots unused for as long as the channel keeps history.
+            if self.entries.count == self.entries.capacity, self.entries.count * 2 > capacity {
+                self.entries.reserveCapacity(capacity)
+            }
             self.entries.append(entry)
             return nil
         }
