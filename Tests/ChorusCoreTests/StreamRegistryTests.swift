@@ -545,6 +545,33 @@ struct StreamRegistryTests {
         Self.checkTotals(registry, channels, at: Self.at(5))
     }
 
+    @Test("after a gap, history holds no hole: a recovery from before the gap needs the cluster's messages")
+    func gapLeavesNoHoleInHistory() {
+        var registry = StreamRegistry(settings: Self.settings(size: 10))
+        for offset in 1...3 {
+            #expect(Self.arrive(&registry, Self.a, Self.position(UInt64(offset), Self.e1), at: Self.at(0)) == .next)
+        }
+        // Offsets 4 and 5 never reached this node.
+        #expect(
+            Self.arrive(&registry, Self.a, Self.position(6, Self.e1), at: Self.at(1))
+                == .gap(last: Self.position(3, Self.e1))
+        )
+        #expect(Self.historyOffsets(registry, Self.a, at: Self.at(1)) == [6])
+        Self.checkTotals(registry, [Self.a], at: Self.at(1))
+        #expect(!registry.canRecoverLocally(Self.a, since: Self.position(2, Self.e1)))
+        #expect(!registry.canRecoverLocally(Self.a, since: Self.position(4, Self.e1)))
+        #expect(registry.canRecoverLocally(Self.a, since: Self.position(5, Self.e1)))
+
+        // Not 3 then 6 as if nothing were missing.
+        var recovery = registry.recover(Self.a, since: Self.position(2, Self.e1), now: Self.at(2))
+        #expect(recovery.outcome == .tooOld && recovery.missed.isEmpty)
+        let cluster = [3, 4, 5].map { Self.entry(Self.a, Self.position($0, Self.e1), "cluster \($0)") }
+        recovery = registry.recover(Self.a, since: Self.position(2, Self.e1), now: Self.at(2), cluster: cluster)
+        #expect(recovery.outcome == .recovered && recovery.missed.map(\.offset) == [3, 4, 5, 6])
+        recovery = registry.recover(Self.a, since: Self.position(5, Self.e1), now: Self.at(2))
+        #expect(recovery.outcome == .recovered && recovery.missed.map(\.offset) == [6])
+    }
+
     @Test("record on a stream only subscribed to here (offset 0, its own epoch) is the next, not a new epoch")
     func recordAfterPosition() {
         var registry = StreamRegistry(settings: Self.settings())
