@@ -106,8 +106,13 @@ package struct StreamRegistry {
             arrival = last.offset == 0 ? .next : .newEpoch(last: last)
         } else if position.offset <= last.offset {
             return .stale
+        } else if position.offset == last.offset + 1 {
+            arrival = .next
         } else {
-            arrival = position.offset == last.offset + 1 ? .next : .gap(last: last)
+            // History here would have a hole, which recovery (and the ring's offset arithmetic) cannot see: what it
+            // held is dropped, and the cluster's history fills in below the messages kept from now on.
+            self.dropHistory(slot)
+            arrival = .gap(last: last)
         }
         self.slots[Int(slot)]!.top = position.offset
         self.touch(slot, now: now)
