@@ -498,12 +498,14 @@ struct StreamRegistryTests {
         #expect(registry.existingPosition(of: Self.a) == nil && registry.evictedStreams == 1)
         #expect(registry.existingPosition(of: Self.b) == b)
         Self.checkTotals(registry, channels, at: Self.at(2))
-        // A subscription creates a stream (state only) over the budget; the next publish evicts it.
+        // A subscription's new stream (state only) counts too: it evicts the least recently published, and is itself
+        // evicted by the next publish elsewhere.
         let c = registry.position(of: Self.c, now: Self.at(3))
-        #expect(c.offset == 0 && registry.streamCount == 2)
+        #expect(c.offset == 0 && registry.streamCount == 1 && registry.existingPosition(of: Self.b) == nil)
+        #expect(registry.evictedStreams == 2)
         Self.checkTotals(registry, [Self.a, Self.b, Self.c], at: Self.at(3))
         Self.publish(&registry, Self.b, at: Self.at(4))
-        #expect(registry.existingPosition(of: Self.c) == nil && registry.evictedStreams == 2)
+        #expect(registry.existingPosition(of: Self.c) == nil && registry.evictedStreams == 3)
         Self.checkTotals(registry, [Self.a, Self.b, Self.c], at: Self.at(4))
     }
 
@@ -694,7 +696,15 @@ struct StreamRegistryTests {
             guard self.streams[name] == nil else { return true }
             self.streams[name] = Stream(epoch: epoch, lastPublish: now)
             self.order.append(name)
+            self.evictOverBudget(sparing: name)
             return false
+        }
+
+        mutating func evictOverBudget(sparing name: ChannelName) {
+            while self.totalBytes > self.settings.maxBytes, let oldest = self.order.first, oldest != name {
+                self.remove(oldest)
+                self.evicted += 1
+            }
         }
 
         mutating func published(_ name: ChannelName, cost: Int, now: NIODeadline) {
@@ -705,10 +715,7 @@ struct StreamRegistryTests {
             guard self.settings.size > 0 else { return }
             self.streams[name]!.history.append((self.streams[name]!.top, cost))
             if self.streams[name]!.history.count > self.settings.size { self.streams[name]!.history.removeFirst() }
-            while self.totalBytes > self.settings.maxBytes, let oldest = self.order.first, oldest != name {
-                self.remove(oldest)
-                self.evicted += 1
-            }
+            self.evictOverBudget(sparing: name)
         }
 
         mutating func recover(_ name: ChannelName, since: StreamPosition) -> (RecoveryOutcome, [UInt64]) {

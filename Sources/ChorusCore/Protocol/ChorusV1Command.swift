@@ -52,42 +52,25 @@ private struct ChorusV1CommandParser {
         var data: ChorusV1Command.PublishData?
         var echo: Bool?
 
-        self.reader.skipWhitespace()
-        guard self.reader.consume(UInt8(ascii: "{")) else { throw self.reader.error("expected a JSON object") }
-        self.reader.skipWhitespace()
-        if !self.reader.consume(UInt8(ascii: "}")) {
-            while true {
-                self.reader.skipWhitespace()
-                guard self.reader.peek() == UInt8(ascii: "\"") else { throw self.reader.error("expected a string key") }
-                let key = try self.reader.parseString()
-                self.reader.skipWhitespace()
-                guard self.reader.consume(UInt8(ascii: ":")) else { throw self.reader.error("expected ':' after a key") }
-                self.reader.skipWhitespace()
-                switch key {
-                case "subscribe", "unsubscribe", "publish":
-                    guard action == nil else { throw ControlMessageError(reason: "more than one action") }
-                    let kind: Action = key == "subscribe" ? .subscribe : key == "unsubscribe" ? .unsubscribe : .publish
-                    action = (kind, try self.string(for: key))
-                case "since":
-                    guard since == nil else { throw ControlMessageError(reason: #"duplicate key "since""#) }
-                    since = try self.position()
-                case "data":
-                    guard data == nil else { throw ControlMessageError(reason: #"duplicate key "data""#) }
-                    data = try self.value()
-                case "echo":
-                    guard echo == nil else { throw ControlMessageError(reason: #"duplicate key "echo""#) }
-                    echo = try self.boolean(for: key)
-                default:
-                    throw ControlMessageError(reason: key.utf8.count <= 32 ? "unknown key \"\(key)\"" : "unknown key")
-                }
-                self.reader.skipWhitespace()
-                if self.reader.consume(UInt8(ascii: ",")) { continue }
-                if self.reader.consume(UInt8(ascii: "}")) { break }
-                throw self.reader.error("expected ',' or '}'")
+        try self.reader.readObject { (key, reader) throws(ControlMessageError) in
+            switch key {
+            case "subscribe", "unsubscribe", "publish":
+                guard action == nil else { throw ControlMessageError(reason: "more than one action") }
+                let kind: Action = key == "subscribe" ? .subscribe : key == "unsubscribe" ? .unsubscribe : .publish
+                action = (kind, try Self.string(for: key, &reader))
+            case "since":
+                guard since == nil else { throw ControlMessageError(reason: #"duplicate key "since""#) }
+                since = try Self.position(&reader)
+            case "data":
+                guard data == nil else { throw ControlMessageError(reason: #"duplicate key "data""#) }
+                data = try Self.value(&reader)
+            case "echo":
+                guard echo == nil else { throw ControlMessageError(reason: #"duplicate key "echo""#) }
+                echo = try Self.boolean(for: key, &reader)
+            default:
+                throw ControlMessageError(reason: key.utf8.count <= 32 ? "unknown key \"\(key)\"" : "unknown key")
             }
         }
-        self.reader.skipWhitespace()
-        guard self.reader.isAtEnd else { throw ControlMessageError(reason: "unexpected characters after the JSON object") }
         guard let action else {
             throw ControlMessageError(reason: #"expected one of "subscribe", "unsubscribe" or "publish""#)
         }
@@ -115,58 +98,56 @@ private struct ChorusV1CommandParser {
         }
     }
 
-    private mutating func string(for key: String) throws(ControlMessageError) -> String {
-        guard self.reader.peek() == UInt8(ascii: "\"") else {
-            throw self.reader.error("value of \"\(key)\" must be a string")
-        }
-        return try self.reader.parseString()
+    private static func string(for key: String, _ reader: inout JSONReader) throws(ControlMessageError) -> String {
+        guard reader.peek() == UInt8(ascii: "\"") else { throw reader.error("value of \"\(key)\" must be a string") }
+        return try reader.parseString()
     }
 
-    private mutating func boolean(for key: String) throws(ControlMessageError) -> Bool {
-        if self.reader.consume(literal: "true") { return true }
-        if self.reader.consume(literal: "false") { return false }
-        throw self.reader.error("value of \"\(key)\" must be true or false")
+    private static func boolean(for key: String, _ reader: inout JSONReader) throws(ControlMessageError) -> Bool {
+        if reader.consume(literal: "true") { return true }
+        if reader.consume(literal: "false") { return false }
+        throw reader.error("value of \"\(key)\" must be true or false")
     }
 
     /// `{"offset":41,"epoch":"k3J9aB7x"}`.
-    private mutating func position() throws(ControlMessageError) -> StreamPosition {
+    private static func position(_ reader: inout JSONReader) throws(ControlMessageError) -> StreamPosition {
         let malformed = ControlMessageError(reason: #""since" must be {"offset":<integer>,"epoch":"<epoch>"}"#)
-        guard self.reader.consume(UInt8(ascii: "{")) else { throw malformed }
+        guard reader.consume(UInt8(ascii: "{")) else { throw malformed }
         var offset: UInt64?
         var epoch: Epoch?
         repeat {
-            self.reader.skipWhitespace()
-            guard self.reader.peek() == UInt8(ascii: "\"") else { throw malformed }
-            let key = try self.reader.parseString()
-            self.reader.skipWhitespace()
-            guard self.reader.consume(UInt8(ascii: ":")) else { throw malformed }
-            self.reader.skipWhitespace()
+            reader.skipWhitespace()
+            guard reader.peek() == UInt8(ascii: "\"") else { throw malformed }
+            let key = try reader.parseString()
+            reader.skipWhitespace()
+            guard reader.consume(UInt8(ascii: ":")) else { throw malformed }
+            reader.skipWhitespace()
             switch key {
             case "offset" where offset == nil:
-                guard let value = self.reader.parseUnsignedInteger() else { throw malformed }
+                guard let value = reader.parseUnsignedInteger() else { throw malformed }
                 offset = value
             case "epoch" where epoch == nil:
-                guard self.reader.peek() == UInt8(ascii: "\""), let value = Epoch(try self.reader.parseString()) else {
+                guard reader.peek() == UInt8(ascii: "\""), let value = Epoch(try reader.parseString()) else {
                     throw ControlMessageError(reason: "invalid epoch")
                 }
                 epoch = value
             default:
                 throw malformed
             }
-            self.reader.skipWhitespace()
-        } while self.reader.consume(UInt8(ascii: ","))
-        guard self.reader.consume(UInt8(ascii: "}")), let offset, let epoch else { throw malformed }
+            reader.skipWhitespace()
+        } while reader.consume(UInt8(ascii: ","))
+        guard reader.consume(UInt8(ascii: "}")), let offset, let epoch else { throw malformed }
         return StreamPosition(offset: offset, epoch: epoch)
     }
 
     /// Any JSON value: a string decoded, anything else as the range of its bytes.
-    private mutating func value() throws(ControlMessageError) -> ChorusV1Command.PublishData {
-        if self.reader.peek() == UInt8(ascii: "\"") { return .text(try self.reader.parseString()) }
-        let start = self.reader.index
-        guard let end = JSONScanner.valueEnd(in: self.reader.bytes, from: start) else {
-            throw self.reader.error(#""data" is not a valid JSON value"#)
+    private static func value(_ reader: inout JSONReader) throws(ControlMessageError) -> ChorusV1Command.PublishData {
+        if reader.peek() == UInt8(ascii: "\"") { return .text(try reader.parseString()) }
+        let start = reader.index
+        guard let end = JSONScanner.valueEnd(in: reader.bytes, from: start) else {
+            throw reader.error(#""data" is not a valid JSON value"#)
         }
-        self.reader.index = end
+        reader.index = end
         return .json(start..<end)
     }
 }

@@ -51,43 +51,24 @@ private struct ControlMessageParser {
         var action: (key: Key, value: String)?
         var data: String?
 
-        self.reader.skipWhitespace()
-        guard self.reader.consume(UInt8(ascii: "{")) else { throw self.reader.error("expected a JSON object") }
-        self.reader.skipWhitespace()
-        if !self.reader.consume(UInt8(ascii: "}")) {
-            while true {
-                self.reader.skipWhitespace()
-                guard self.reader.peek() == UInt8(ascii: "\"") else { throw self.reader.error("expected a string key") }
-                let name = try self.reader.parseString()
-                let key = try Self.key(named: name)
-                self.reader.skipWhitespace()
-                guard self.reader.consume(UInt8(ascii: ":")) else { throw self.reader.error("expected ':' after a key") }
-                self.reader.skipWhitespace()
-                guard self.reader.peek() == UInt8(ascii: "\"") else {
-                    throw self.reader.error("value of \"\(name)\" must be a string")
-                }
-                let value = try self.reader.parseString()
-                switch key {
-                case .subscribe, .unsubscribe, .publish:
-                    if let action {
-                        throw ControlMessageError(
-                            reason: action.key == key ? "duplicate key \"\(name)\"" : "more than one action"
-                        )
-                    }
-                    action = (key, value)
-                case .data:
-                    guard data == nil else { throw ControlMessageError(reason: "duplicate key \"data\"") }
-                    data = value
-                }
-                self.reader.skipWhitespace()
-                if self.reader.consume(UInt8(ascii: ",")) { continue }
-                if self.reader.consume(UInt8(ascii: "}")) { break }
-                throw self.reader.error("expected ',' or '}'")
+        try self.reader.readObject { (name, reader) throws(ControlMessageError) in
+            let key = try Self.key(named: name)
+            guard reader.peek() == UInt8(ascii: "\"") else {
+                throw reader.error("value of \"\(name)\" must be a string")
             }
-        }
-        self.reader.skipWhitespace()
-        guard self.reader.isAtEnd else {
-            throw ControlMessageError(reason: "unexpected characters after the JSON object")
+            let value = try reader.parseString()
+            switch key {
+            case .subscribe, .unsubscribe, .publish:
+                if let action {
+                    throw ControlMessageError(
+                        reason: action.key == key ? "duplicate key \"\(name)\"" : "more than one action"
+                    )
+                }
+                action = (key, value)
+            case .data:
+                guard data == nil else { throw ControlMessageError(reason: "duplicate key \"data\"") }
+                data = value
+            }
         }
 
         guard let action else {

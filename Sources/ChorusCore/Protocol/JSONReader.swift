@@ -145,3 +145,32 @@ extension JSONReader {
         return value
     }
 }
+
+extension JSONReader {
+    /// Reads one whole JSON object as the only content of the input (whitespace around it allowed): `member` reads
+    /// each member's value, positioned at it, with its key.
+    mutating func readObject(
+        _ member: (_ key: String, _ reader: inout JSONReader) throws(ControlMessageError) -> Void
+    ) throws(ControlMessageError) {
+        self.skipWhitespace()
+        guard self.consume(UInt8(ascii: "{")) else { throw self.error("expected a JSON object") }
+        self.skipWhitespace()
+        if !self.consume(UInt8(ascii: "}")) {
+            while true {
+                self.skipWhitespace()
+                guard self.peek() == UInt8(ascii: "\"") else { throw self.error("expected a string key") }
+                let key = try self.parseString()
+                self.skipWhitespace()
+                guard self.consume(UInt8(ascii: ":")) else { throw self.error("expected ':' after a key") }
+                self.skipWhitespace()
+                try member(key, &self)
+                self.skipWhitespace()
+                if self.consume(UInt8(ascii: ",")) { continue }
+                if self.consume(UInt8(ascii: "}")) { break }
+                throw self.error("expected ',' or '}'")
+            }
+        }
+        self.skipWhitespace()
+        guard self.isAtEnd else { throw ControlMessageError(reason: "unexpected characters after the JSON object") }
+    }
+}

@@ -266,6 +266,8 @@ package struct StreamRegistry {
         self.index[channel] = slot
         self.totalBytes += ChannelStream.overheadBytes
         self.link(slot)
+        // Streams alone count too (many channels subscribed to, or published with history off).
+        self.evictOverBudget(sparing: slot)
         return slot
     }
 
