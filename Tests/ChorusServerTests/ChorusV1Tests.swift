@@ -192,6 +192,28 @@ struct ChorusV1Tests {
         }
     }
 
+    @Test("with a token: chorus.v1 beside chorus.token.<jwt>; a channel outside the token is refused, not closed")
+    func tokenPermissions() async throws {
+        try await TestServer.with(Self.configuration { $0.jwtSecret = TestTokens.secret }) { server in
+            let token = TestTokens.signed()  // channels: news, user.42.*
+            let client = try await ChorusV1Client.connect(
+                port: server.port,
+                path: "/ws/news",
+                subprotocol: "chorus.v1, chorus.token.\(token)"
+            )
+            #expect(client.socket.handshakeResponse.lowercased().contains("sec-websocket-protocol: chorus.v1\r\n"))
+            #expect(!client.socket.handshakeResponse.contains(token))
+            _ = try await client.subscribed("news")
+            try await client.send(#"{"subscribe":"user.43.inbox"}"#)
+            let refused = try await client.next()
+            #expect(refused.string("error") == "forbidden" && refused.string("channel") == "user.43.inbox")
+            try await client.send(#"{"subscribe":"user.42.inbox"}"#)
+            #expect(try await client.subscribed("user.42.inbox").offset == 0)
+            #expect(try await server.subscriberCount("user.43.inbox") == 0)
+            await client.socket.close()
+        }
+    }
+
     @Test("a client publish carries any JSON value; echo:false leaves the publisher out")
     func clientPublish() async throws {
         try await TestServer.with(Self.configuration { $0.clientPublish = true }) { server in
