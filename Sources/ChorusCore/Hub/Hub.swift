@@ -334,15 +334,7 @@ public final class Hub: Sendable {
         options: PublishOptions
     ) -> EventLoopFuture<PublishResult> {
         guard let bus = self.clusterBus else {
-            let (position, delivered) = self.publish(
-                payload,
-                opcode: opcode,
-                to: channel,
-                source: source,
-                on: eventLoop,
-                options: options
-            )
-            return delivered.map { PublishResult(reach: .delivered($0), position: position) }
+            return self.publishHere(payload, opcode: opcode, to: channel, source: source, on: eventLoop, options: options)
         }
         return bus.publish(
             payload,
@@ -357,17 +349,38 @@ public final class Hub: Sendable {
                 let result = PublishResult(reach: .clustered(receivers: receivers), position: position)
                 return eventLoop.makeSucceededFuture(result)
             case .notConnected:
-                let (position, delivered) = self.publish(
+                return self.publishHere(
                     payload,
                     opcode: opcode,
                     to: channel,
                     source: source,
                     on: eventLoop,
-                    options: options
+                    options: options,
+                    busDown: true
                 )
-                return delivered.map { PublishResult(reach: .localOnly($0), position: position) }
             }
         }
+    }
+
+    /// `publish` as a publisher's answer: delivered here, on a single node or (`busDown`) with Redis away.
+    private func publishHere(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        to channel: ChannelName,
+        source: PublishSource,
+        on eventLoop: any EventLoop,
+        options: PublishOptions,
+        busDown: Bool = false
+    ) -> EventLoopFuture<PublishResult> {
+        let (position, delivered) = self.publish(
+            payload,
+            opcode: opcode,
+            to: channel,
+            source: source,
+            on: eventLoop,
+            options: options
+        )
+        return delivered.map { PublishResult(reach: busDown ? .localOnly($0) : .delivered($0), position: position) }
     }
 
     /// The raw rendition (the plain frame, and a holder for its compressed forms when the message is large enough
