@@ -91,9 +91,7 @@ package struct StreamRegistry {
     package mutating func record(_ channel: ChannelName, at position: StreamPosition, now: NIODeadline) -> Arrival {
         self.expire(now: now)
         guard let slot = self.index[channel] else {
-            let slot = self.slot(for: channel, now: now, epoch: position.epoch)
-            self.slots[Int(slot)]!.top = position.offset
-            self.slots[Int(slot)]!.isClusters = true
+            self.makeClusterStream(channel, at: position, now: now)
             return .next
         }
         self.slots[Int(slot)]!.isClusters = true
@@ -125,15 +123,19 @@ package struct StreamRegistry {
     package mutating func adopt(_ channel: ChannelName, at position: StreamPosition, refresh: Bool, now: NIODeadline) {
         self.expire(now: now)
         guard let slot = self.index[channel] else {
-            let slot = self.slot(for: channel, now: now, epoch: position.epoch)
-            self.slots[Int(slot)]!.top = position.offset
-            self.slots[Int(slot)]!.isClusters = true
-            return
+            return self.makeClusterStream(channel, at: position, now: now)
         }
         let local = self.slots[Int(slot)]!.position
         guard refresh, local.epoch != position.epoch || local.offset < position.offset else { return }
         self.dropHistory(slot)
         self.slots[Int(slot)]!.epoch = position.epoch
+        self.slots[Int(slot)]!.top = position.offset
+        self.slots[Int(slot)]!.isClusters = true
+    }
+
+    /// A new stream for `channel` at the cluster's `position`.
+    private mutating func makeClusterStream(_ channel: ChannelName, at position: StreamPosition, now: NIODeadline) {
+        let slot = self.slot(for: channel, now: now, epoch: position.epoch)
         self.slots[Int(slot)]!.top = position.offset
         self.slots[Int(slot)]!.isClusters = true
     }

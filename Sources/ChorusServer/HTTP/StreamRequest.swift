@@ -14,29 +14,24 @@ package struct StreamRequest: Equatable, Sendable {
     /// Reads the query of `target` (other parameters are left to others). `since` and `epoch` come together, and
     /// only with `chorus.v1` — by the query or the subprotocol, which `UpgradePolicy` checks afterwards — else 400.
     package static func read(target: UnsafeRawBufferPointer) -> Result<StreamRequest, HTTPRejection> {
-        guard let mark = target.firstIndex(of: UInt8(ascii: "?")) else { return .success(StreamRequest()) }
         var request = StreamRequest()
         var offset: Slice<UnsafeRawBufferPointer>?
         var epoch: Slice<UnsafeRawBufferPointer>?
-        // Walked in place, like the channels: a query without these costs no allocation.
-        var rest = target[(mark + 1)...]
-        while !rest.isEmpty {
-            let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
-            let pair = rest[..<end]
-            rest = end < rest.endIndex ? rest[(end + 1)...] : rest[end...]
-            let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
-            let name = pair[..<equals]
-            let value = equals < pair.endIndex ? pair[(equals + 1)...] : pair[equals...]
-            if name.elementsEqual("protocol".utf8) {
-                guard value.elementsEqual("chorus.v1".utf8) else {
-                    return .failure(Self.rejection("unknown protocol; the one offered by query is chorus.v1"))
+        do throws(HTTPRejection) {
+            try TargetQuery.forEach(in: target) { (name, value) throws(HTTPRejection) in
+                if name.elementsEqual("protocol".utf8) {
+                    guard value.elementsEqual("chorus.v1".utf8) else {
+                        throw Self.rejection("unknown protocol; the one offered by query is chorus.v1")
+                    }
+                    request.chorusV1 = true
+                } else if name.elementsEqual("since".utf8) {
+                    offset = value
+                } else if name.elementsEqual("epoch".utf8) {
+                    epoch = value
                 }
-                request.chorusV1 = true
-            } else if name.elementsEqual("since".utf8) {
-                offset = value
-            } else if name.elementsEqual("epoch".utf8) {
-                epoch = value
             }
+        } catch {
+            return .failure(error)
         }
         switch (offset, epoch) {
         case (nil, nil):

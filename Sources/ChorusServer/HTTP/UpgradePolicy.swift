@@ -316,15 +316,8 @@ package struct UpgradePolicy: Sendable {
             if path.starts(with: "/ws/".utf8) {
                 try Self.add(path.dropFirst("/ws/".utf8.count), to: &channels)
             }
-            var rest = mark.map { target[($0 + 1)...] } ?? target[target.endIndex...]
-            while !rest.isEmpty {
-                let end = rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
-                let pair = rest[..<end]
-                rest = end < rest.endIndex ? rest[(end + 1)...] : rest[end...]
-                let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
-                if pair[..<equals].elementsEqual("channel".utf8) {
-                    try Self.add(equals < pair.endIndex ? pair[(equals + 1)...] : pair[equals...], to: &channels)
-                }
+            try TargetQuery.forEach(in: target) { (name, value) throws(HTTPRejection) in
+                if name.elementsEqual("channel".utf8) { try Self.add(value, to: &channels) }
             }
         } catch {
             return .failure(error)
