@@ -47,8 +47,7 @@ struct StreamRegistryTests {
             opcode: .text,
             isJSON: false,
             channel: channel,
-            position: position,
-            allocator: Self.allocator
+            position: position
         )
         return HistoryEntry(
             offset: position.offset,

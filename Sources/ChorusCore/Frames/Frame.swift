@@ -15,10 +15,10 @@ public struct Frame: Sendable {
     /// The payload length, excluding the header.
     package let payloadLength: Int
 
-    /// Encodes `payload` once into a new frame. The payload is copied exactly once, here.
-    public init(opcode: WebSocketOpcode, payload: ByteBuffer, allocator: ByteBufferAllocator) {
+    /// Encodes `payload` once into a new frame of exactly its size. The payload is copied exactly once, here.
+    public init(opcode: WebSocketOpcode, payload: ByteBuffer) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        self.bytes = FrameEncoder.encode(opcode: opcode, payload: payload, allocator: allocator)
+        self.bytes = FrameEncoder.encode(opcode: opcode, payload: payload)
         self.opcode = opcode
         self.isCompressed = false
         self.payloadLength = payload.readableBytes
@@ -29,11 +29,10 @@ public struct Frame: Sendable {
     package init(
         opcode: WebSocketOpcode,
         payloadLength: Int,
-        allocator: ByteBufferAllocator,
         writePayload: (inout ByteBuffer) -> Void
     ) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        var bytes = allocator.buffer(capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength)
+        var bytes = ExactBuffer.allocate(capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength)
         FrameEncoder.writeHeader(opcode: opcode, payloadLength: payloadLength, into: &bytes)
         writePayload(&bytes)
         precondition(
@@ -47,14 +46,9 @@ public struct Frame: Sendable {
     }
 
     /// Encodes an already deflated message (RFC 7692 §7.2.1: trailing `00 00 ff ff` removed) with RSV1 set.
-    package init(opcode: WebSocketOpcode, compressedPayload: ByteBuffer, allocator: ByteBufferAllocator) {
+    package init(opcode: WebSocketOpcode, compressedPayload: ByteBuffer) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        self.bytes = FrameEncoder.encode(
-            opcode: opcode,
-            payload: compressedPayload,
-            reservedBits: 0x40,
-            allocator: allocator
-        )
+        self.bytes = FrameEncoder.encode(opcode: opcode, payload: compressedPayload, reservedBits: 0x40)
         self.opcode = opcode
         self.isCompressed = true
         self.payloadLength = compressedPayload.readableBytes

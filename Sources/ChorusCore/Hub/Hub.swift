@@ -150,7 +150,7 @@ public final class Hub: Sendable {
             var delivery = Delivery(native: native, position: position, isJSON: options.isJSON)
             delivery.resync = resync.map { last in
                 let reply = ChorusV1Replies.resync(channel, last)
-                return FrameEncoder.encode(opcode: .text, payload: ByteBuffer(string: reply), allocator: self.allocator)
+                return FrameEncoder.encode(opcode: .text, payload: ByteBuffer(string: reply))
             }
             if anyChorusV1 || streams.settings.isOn {
                 let (frame, dataRange) = ChorusV1Envelope.frame(
@@ -158,8 +158,7 @@ public final class Hub: Sendable {
                     opcode: opcode,
                     isJSON: options.isJSON,
                     channel: channel,
-                    position: position,
-                    allocator: self.allocator
+                    position: position
                 )
                 let rendition = Rendition(plain: frame, compressed: self.compressedForms(of: frame, anyCompression))
                 delivery.chorusV1 = rendition
@@ -253,8 +252,7 @@ public final class Hub: Sendable {
                     opcode: message.opcode,
                     isJSON: message.isJSON,
                     channel: channel,
-                    position: StreamPosition(offset: message.offset, epoch: epoch),
-                    allocator: self.allocator
+                    position: StreamPosition(offset: message.offset, epoch: epoch)
                 )
                 return HistoryEntry(
                     offset: message.offset,
@@ -391,7 +389,7 @@ public final class Hub: Sendable {
         opcode: WebSocketOpcode,
         source: PublishSource
     ) -> (Rendition, anyCompression: Bool, anyChorusV1: Bool) {
-        let frame = Frame(opcode: opcode, payload: payload, allocator: self.allocator)
+        let frame = Frame(opcode: opcode, payload: payload)
         let (anyCompression, anyChorusV1) = self.counters.withLockedValue {
             $0.framesEncoded += 1
             $0.frameBytesEncoded += frame.wireLength
