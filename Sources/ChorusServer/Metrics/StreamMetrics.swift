@@ -15,6 +15,8 @@ struct StreamMetrics: Sendable {
     let replayed: Counter
     let resyncs: [Counter]  // indexed by ResyncReason.rawValue
     let stale: Counter
+    let gapsFilled: Counter
+    let gapFilledMessages: Counter
 
     init(registry r: PrometheusCollectorRegistry) {
         self.streams = r.makeGauge(
@@ -73,6 +75,18 @@ struct StreamMetrics: Sendable {
                 help: "Cluster mode: messages from Redis at or below their channel's latest offset here, dropped."
             )
         )
+        self.gapsFilled = r.makeCounter(
+            descriptor: .named(
+                "chorus_cluster_gaps_filled_total",
+                help: "Cluster mode: gaps in a channel's stream on this node filled from Redis's history (no resync)."
+            )
+        )
+        self.gapFilledMessages = r.makeCounter(
+            descriptor: .named(
+                "chorus_cluster_gap_filled_messages_total",
+                help: "Cluster mode: messages that skipped this node, read back from Redis's history and delivered."
+            )
+        )
         self.replayed = r.makeCounter(
             descriptor: .named(
                 "chorus_recovery_replayed_messages_total",
@@ -88,6 +102,8 @@ struct StreamMetrics: Sendable {
             self.resyncs[reason.rawValue].set(total: counters.resyncs[reason.rawValue])
         }
         self.stale.set(total: counters.staleMessages)
+        self.gapsFilled.set(total: counters.gapsFilled)
+        self.gapFilledMessages.set(total: counters.gapFilledMessages)
         let now = NIODeadline.now()
         hub.streams.withLockedValue { streams in
             streams.expire(now: now)
