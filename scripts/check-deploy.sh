@@ -203,6 +203,7 @@ chorus_streams_expired_total
 chorus_history_channels
 chorus_history_messages
 chorus_history_bytes
+chorus_history_chunk_bytes
 chorus_recoveries_total
 chorus_recovery_replayed_messages_total
 chorus_resyncs_total

@@ -199,7 +199,8 @@ public final class Hub: Sendable {
                     opcode: message.opcode,
                     isJSON: options.isJSON,
                     channel: channel,
-                    position: position
+                    position: position,
+                    in: &streams.arena
                 )
                 let compressed = self.compressedForms(of: frame, message.anyCompression)
                 let rendition = Rendition(plain: frame, compressed: compressed)

@@ -35,8 +35,12 @@ package struct StreamRegistry {
     private var fills: [ChannelName: GapFill] = [:]
     private var lastFillID: UInt64 = 0
 
+    /// Where the frames history keeps are made (see `FrameArena`: bounded by the history budget).
+    package var arena: FrameArena
+
     package init(settings: HistorySettings) {
         self.settings = settings
+        self.arena = FrameArena(limit: settings.maxBytes)
     }
 
     /// Streams known (with or without history).

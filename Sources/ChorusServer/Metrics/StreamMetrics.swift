@@ -9,6 +9,7 @@ struct StreamMetrics: Sendable {
     let channelsWithHistory: Gauge
     let historyMessages: Gauge
     let historyBytes: Gauge
+    let chunkBytes: Gauge
     let evicted: Counter
     let expired: Counter
     let recoveries: [Counter]  // indexed by RecoveryOutcome.rawValue
@@ -36,6 +37,13 @@ struct StreamMetrics: Sendable {
                 "chorus_history_bytes",
                 help: "Bytes held in history (the chorus.v1 frames written to subscribers, shared, not copies) and "
                     + "streams' bookkeeping, against --history-max-bytes."
+            )
+        )
+        self.chunkBytes = r.makeGauge(
+            descriptor: .named(
+                "chorus_history_chunk_bytes",
+                help: "Bytes of the 64 KiB chunks history's frames are carved from, alive: the memory behind "
+                    + "chorus_history_bytes' frames, and behind the deliveries of them still in progress."
             )
         )
         self.evicted = r.makeCounter(
@@ -111,6 +119,7 @@ struct StreamMetrics: Sendable {
             self.channelsWithHistory.set(Int64(streams.streamsWithHistory))
             self.historyMessages.set(Int64(streams.historyMessages))
             self.historyBytes.set(Int64(streams.totalBytes))
+            self.chunkBytes.set(Int64(streams.arena.liveBytes))
             self.evicted.set(total: streams.evictedStreams)
             self.expired.set(total: streams.expiredStreams)
             for outcome in RecoveryOutcome.allCases {
