@@ -108,7 +108,7 @@ function within(promise, what, ms = 10_000) {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function nextEvent(client, event, predicate = () => true) {
+function nextEvent(client, event, predicate = () => true, ms = 10_000) {
     return within(
         new Promise((resolve) => {
             const off = client.on(event, (value) => {
@@ -117,7 +117,8 @@ function nextEvent(client, event, predicate = () => true) {
                 resolve(value);
             });
         }),
-        `the ${event} event`
+        `the ${event} event`,
+        ms
     );
 }
 
@@ -273,5 +274,23 @@ describe("chorus.js against a real server", { skip }, () => {
         await inbox.count(2);
         assert.deepEqual(inbox.offsets, [1, 2]);
         client.close();
+    });
+
+    // The server's side of the contract (a plain GET of a subscriber path answers 401/403/503 like the upgrade
+    // would) is built in parallel: reported, not failing, until it is in.
+    const contract = "plain GETs of /ws answered like the upgrade (the server side of the handshake contract)";
+    test("a refused token: one probe learns the 401, and the client stops", { todo: contract }, async () => {
+        const secret = "0123456789abcdef0123456789abcdef";
+        const server = new Server(["--jwt-secret", secret]);
+        servers.push(server);
+        await server.start();
+        const token = signedToken(secret, { sub: "user-42", channels: [CHANNEL], exp: 1_000_000_000 });
+        const client = new Chorus(server.url, { token, backoff });
+        clients.push(client);
+        const [error] = await Promise.all([
+            nextEvent(client, "error", () => true, 3_000),
+            nextEvent(client, "state", (state) => state === "failed", 3_000),
+        ]);
+        assert.deepEqual(error, { type: "handshake", status: 401 });
     });
 });
