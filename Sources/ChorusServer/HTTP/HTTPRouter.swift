@@ -2,8 +2,8 @@ import ChorusCore
 import NIOCore
 import NIOHTTP1
 
-/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, health, readiness, and the
-/// errors for paths, methods and listeners that do not serve it.
+/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, health, readiness, the
+/// JavaScript client, and the errors for paths, methods and listeners that do not serve it.
 struct HTTPRouter {
     /// Which routes a listener serves.
     enum Role {
@@ -79,6 +79,8 @@ struct HTTPRouter {
                     respond(HTTPAnswer(HTTPRejection(.internalServerError, "metrics unavailable")))
                 }
             }
+        case .script:
+            respond(ChorusScriptEndpoint.answer)
         case .notFound:
             respond(HTTPAnswer(HTTPRejection(.notFound, "not found")))
         }
@@ -102,7 +104,7 @@ struct HTTPRouter {
         case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
             return route
         case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .history),
-            (.metricsOnly, .notFound):
+            (.metricsOnly, .script), (.metricsOnly, .notFound):
             return .notFound
         }
     }

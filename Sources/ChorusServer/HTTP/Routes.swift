@@ -16,6 +16,8 @@ package enum Route: Equatable, Sendable {
     case readiness
     /// `GET /metrics`: Prometheus text format.
     case metrics
+    /// `GET /chorus.js`: the JavaScript client.
+    case script
     /// Anything else.
     case notFound
 
@@ -44,6 +46,7 @@ package enum Route: Equatable, Sendable {
         case "/healthz": self = .health
         case "/readyz": self = .readiness
         case "/metrics": self = .metrics
+        case "/chorus.js": self = .script
         default:
             if path.hasPrefix("/publish/") {
                 self = .publish(channel: path.dropFirst("/publish/".count))
@@ -58,7 +61,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .echo, .health, .readiness, .metrics, .history: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics, .history, .script: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }
