@@ -1,5 +1,5 @@
 @_spi(CustomByteBufferAllocator) import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -41,7 +41,7 @@ package struct FrameArena: FrameMaker, @unchecked Sendable {
         deallocate: { bytes in
             let start = bytes - FrameArena.headerLength
             let ledger = Unmanaged<FrameArenaLedger>.fromOpaque(start.load(as: UnsafeRawPointer.self))
-            ledger.takeUnretainedValue().live.subtract(FrameArena.chunkCapacity, ordering: .relaxed)
+            ledger.takeUnretainedValue().live.withLockedValue { $0 -= FrameArena.chunkCapacity }
             ledger.release()
             free(start)
         },
@@ -91,7 +91,7 @@ package struct FrameArena: FrameMaker, @unchecked Sendable {
             fatalError("out of memory allocating a frame chunk")
         }
         start.storeBytes(of: UnsafeRawPointer(Unmanaged.passRetained(self.ledger).toOpaque()), as: UnsafeRawPointer.self)
-        self.ledger.live.add(Self.chunkCapacity, ordering: .relaxed)
+        self.ledger.live.withLockedValue { $0 += Self.chunkCapacity }
         let bytes = start + Self.headerLength
         self.base = bytes
         self.chunk = ByteBuffer(
@@ -104,8 +104,10 @@ package struct FrameArena: FrameMaker, @unchecked Sendable {
 }
 
 /// The bytes of one arena's chunks alive, shared with the chunks themselves (they outlive the arena's turn).
+/// A lock, not an atomic (the standard library's needs macOS 15): taken once per chunk made or freed, and once per
+/// frame carved, never contended for long.
 package final class FrameArenaLedger: Sendable {
-    let live = Atomic<Int>(0)
+    let live = NIOLockedValueBox(0)
 
-    package var liveBytes: Int { self.live.load(ordering: .relaxed) }
+    package var liveBytes: Int { self.live.withLockedValue { $0 } }
 }
