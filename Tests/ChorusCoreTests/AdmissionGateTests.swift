@@ -9,7 +9,7 @@ import Testing
 struct AdmissionGateTests {
     private static let second: UInt64 = 1_000_000_000
 
-    @Test("a full bucket passes a burst of its rate, then one token per 1/rate seconds, never more than a second's worth")
+    @Test("a full bucket passes a burst of its rate, then a token per 1/rate s, never more than a second's worth")
     func tokenBucket() {
         let start: UInt64 = 5 * Self.second
         var bucket = TokenBucket(rate: 5, now: start)

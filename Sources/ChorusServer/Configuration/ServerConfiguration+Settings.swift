@@ -365,8 +365,8 @@ extension Setting.Parser where Value == Int? {
         var parser = Self(
             parse: { (text: String) throws(ConfigurationError) -> Value in
                 let suffixes: [(String, Int)] = [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40)]
-                let (digits, scale) = suffixes.first { text.hasSuffix($0.0) }.map { (String(text.dropLast(2)), $0.1) }
-                    ?? (text, 1)
+                let suffix = suffixes.first { text.hasSuffix($0.0) }
+                let (digits, scale) = suffix.map { (String(text.dropLast(2)), $0.1) } ?? (text, 1)
                 guard let count = try? integer.parse(digits), count > 0, count <= Int.max / scale else {
                     throw ConfigurationError(
                         "expected a positive number of bytes such as 536870912 or 512Mi, got '\(text)'"

@@ -59,7 +59,9 @@ struct HTTPRouter {
         if head.method == .OPTIONS, route == .webSocket || route == .echo {
             // The CORS preflight of chorus.js's probe from another origin (an `Authorization` header is not a
             // simple header): the probe's answer is readable from any origin, as it carries no data.
-            return respond(HTTPAnswer(status: .noContent, contentType: "text/plain", body: ByteBuffer(), headers: Self.preflight))
+            return respond(
+                HTTPAnswer(status: .noContent, contentType: "text/plain", body: ByteBuffer(), headers: Self.preflight)
+            )
         }
         guard route.allowedMethods.contains(head.method) || route == .notFound else {
             let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
