@@ -77,6 +77,23 @@ struct HandshakeTests {
         }
     }
 
+    @Test("an upgrade after a plain request on the same connection is refused plainly, and the connection ends")
+    func upgradeAfterAPlainRequest() async throws {
+        try await TestServer.with { server in
+            let connection = try await RawConnection.connect(port: server.port)
+            try await connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(try await connection.read(upTo: "\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+            _ = try await connection.read(upTo: "\n")  // {"status":"ok"}
+            var request = "GET /ws/a HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            request += "Sec-WebSocket-Key: \(TestWebSocket.sampleKey)\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            try await connection.send(request)
+            let head = try await connection.read(upTo: "\r\n\r\n")
+            #expect(head.hasPrefix("HTTP/1.1 400") && head.lowercased().contains("connection: close"))
+            let body = try await connection.readUntilClosed()
+            #expect(String(buffer: body).contains("must be the first request on its connection"))
+        }
+    }
+
     @Test("an upgrade with POST is refused with 405")
     func upgradeWithPost() async throws {
         try await TestServer.with { server in

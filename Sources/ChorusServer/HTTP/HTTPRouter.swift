@@ -72,6 +72,13 @@ struct HTTPRouter {
             respond(HTTPAnswer(status: .ok, json: #"{"status":"ok"}"#))
         case .readiness:
             respond(self.readiness())
+        case .webSocket where Self.asksToUpgrade(head), .echo where Self.asksToUpgrade(head):
+            // An upgrade that is not its connection's first request (a client pooling connections: Node's fetch and
+            // WebSocket share one): NIO's upgrader, which the epoll transport also hands such connections to, takes
+            // only a first request. Said plainly, and the connection ends so that the retry opens a new one.
+            self.state.countRejection(.badRequest)
+            let reason = "a WebSocket upgrade must be the first request on its connection: open a new connection"
+            respond(HTTPAnswer(HTTPRejection(.badRequest, reason), closeAfter: true))
         case .webSocket, .echo:
             // chorus.js asking why its upgrade failed, or a mistake: what the upgrade would get, else 426. Counted
             // apart from handshake rejections, so a refused upgrade and the probe after it count once.
@@ -99,6 +106,11 @@ struct HTTPRouter {
         case .notFound:
             respond(HTTPAnswer(HTTPRejection(.notFound, "not found")))
         }
+    }
+
+    /// Whether the request asks for a WebSocket upgrade (`Upgrade: websocket`, in any case).
+    private static func asksToUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.headers[canonicalForm: "upgrade"].contains { ASCII.equalsIgnoringCase(String($0), "websocket") }
     }
 
     /// The headers of a preflight answer for the probe (`UpgradePolicy.probe`).
