@@ -2,8 +2,8 @@ import ChorusCore
 import NIOCore
 import NIOHTTP1
 
-/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, health, readiness, and the
-/// errors for paths, methods and listeners that do not serve it.
+/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, the status page, health,
+/// readiness, and the errors for paths, methods and listeners that do not serve it.
 struct HTTPRouter {
     /// Which routes a listener serves.
     enum Role {
@@ -55,7 +55,7 @@ struct HTTPRouter {
             respond(HTTPAnswer(status: .ok, json: #"{"status":"ok"}"#))
         case .readiness:
             respond(self.readiness())
-        case .webSocket, .echo:
+        case .webSocket, .echo, .statusFeed:
             self.state.countRejection(.badRequest)
             let rejection = HTTPRejection(
                 .upgradeRequired,
@@ -79,6 +79,11 @@ struct HTTPRouter {
                     respond(HTTPAnswer(HTTPRejection(.internalServerError, "metrics unavailable")))
                 }
             }
+        case .statusPage:
+            if let rejection = self.metricsAuthorizer.check(head.headers, uri: head.uri) {
+                return respond(HTTPAnswer(rejection))
+            }
+            respond(HTTPAnswer(status: .ok, contentType: StatusPage.contentType, body: StatusPage.body))
         case .notFound:
             respond(HTTPAnswer(HTTPRejection(.notFound, "not found")))
         }
@@ -99,10 +104,12 @@ struct HTTPRouter {
         switch (self.role, route) {
         case (.main, .metrics):
             return self.configuration.metricsPort == nil ? .metrics : .notFound
+        case (.main, .statusPage), (.main, .statusFeed):
+            return self.configuration.statusPage ? route : .notFound
         case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
             return route
         case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .history),
-            (.metricsOnly, .notFound):
+            (.metricsOnly, .statusPage), (.metricsOnly, .statusFeed), (.metricsOnly, .notFound):
             return .notFound
         }
     }

@@ -16,6 +16,10 @@ package enum Route: Equatable, Sendable {
     case readiness
     /// `GET /metrics`: Prometheus text format.
     case metrics
+    /// `GET /status`: the live status page (only with `--status-page`).
+    case statusPage
+    /// `GET /status/live`: the status page's feed, a WebSocket upgrade (only as an upgrade; only with `--status-page`).
+    case statusFeed
     /// Anything else.
     case notFound
 
@@ -36,6 +40,9 @@ package enum Route: Equatable, Sendable {
         case .subscriber:
             self = .webSocket
             return
+        case .statusFeed:
+            self = .statusFeed
+            return
         case .other:
             break
         }
@@ -44,6 +51,7 @@ package enum Route: Equatable, Sendable {
         case "/healthz": self = .health
         case "/readyz": self = .readiness
         case "/metrics": self = .metrics
+        case "/status": self = .statusPage
         default:
             if path.hasPrefix("/publish/") {
                 self = .publish(channel: path.dropFirst("/publish/".count))
@@ -58,7 +66,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .echo, .health, .readiness, .metrics, .history: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics, .history, .statusPage, .statusFeed: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }

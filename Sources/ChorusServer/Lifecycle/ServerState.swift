@@ -8,6 +8,8 @@ public final class ServerState: Sendable {
     private let accepting = NIOLockedValueBox(true)
     private let rejections = NIOLockedValueBox([Int](repeating: 0, count: HandshakeRejectionReason.allCases.count))
     private let acceptFailures = NIOLockedValueBox(0)
+    /// The status page's live-feed connections (`--status-page`).
+    package let statusViewers = StatusViewers()
 
     /// - Parameter maxConnections: the server's connection limit.
     public init(maxConnections: Int = .max) {
