@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, the status page, health,
-/// readiness, and the errors for paths, methods and listeners that do not serve it.
+/// readiness, the JavaScript client, and the errors for paths, methods and listeners that do not serve it.
 struct HTTPRouter {
     /// Which routes a listener serves.
     enum Role {
@@ -84,6 +84,8 @@ struct HTTPRouter {
                 return respond(HTTPAnswer(rejection))
             }
             respond(HTTPAnswer(status: .ok, contentType: StatusPage.contentType, body: StatusPage.body))
+        case .script:
+            respond(ChorusScriptEndpoint.answer)
         case .notFound:
             respond(HTTPAnswer(HTTPRejection(.notFound, "not found")))
         }
@@ -109,7 +111,8 @@ struct HTTPRouter {
         case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
             return route
         case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .history),
-            (.metricsOnly, .statusPage), (.metricsOnly, .statusFeed), (.metricsOnly, .notFound):
+            (.metricsOnly, .statusPage), (.metricsOnly, .statusFeed), (.metricsOnly, .script),
+            (.metricsOnly, .notFound):
             return .notFound
         }
     }

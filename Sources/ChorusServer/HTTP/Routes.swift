@@ -20,6 +20,8 @@ package enum Route: Equatable, Sendable {
     case statusPage
     /// `GET /status/live`: the status page's feed, a WebSocket upgrade (only as an upgrade; only with `--status-page`).
     case statusFeed
+    /// `GET /chorus.js`: the JavaScript client.
+    case script
     /// Anything else.
     case notFound
 
@@ -52,6 +54,7 @@ package enum Route: Equatable, Sendable {
         case "/readyz": self = .readiness
         case "/metrics": self = .metrics
         case "/status": self = .statusPage
+        case "/chorus.js": self = .script
         default:
             if path.hasPrefix("/publish/") {
                 self = .publish(channel: path.dropFirst("/publish/".count))
@@ -66,7 +69,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .echo, .health, .readiness, .metrics, .history, .statusPage, .statusFeed: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics, .history, .statusPage, .statusFeed, .script: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }
