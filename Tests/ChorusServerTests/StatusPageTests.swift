@@ -70,8 +70,14 @@ struct StatusPageTests {
             let feed = try await ChorusV1Client.connect(port: server.port, path: "/status/live")
             try await feed.send(#"{"subscribe":"_chorus.status"}"#)
             let start = try await feed.subscribed("_chorus.status")
+            let before = server.server.hub.hubCounters
             #expect(try await server.publish("news", "hello").status == 200)
             for subscriber in subscribers { #expect(try await subscriber.nextMessage().text == "hello") }
+            // Watching costs other publishes nothing: the feed is not counted as a chorus.v1 connection, so a publish
+            // to raw subscribers encodes one frame, not a chorus.v1 rendition besides (the reports one each, too).
+            let after = server.server.hub.hubCounters
+            let published = [PublishSource.http, .system].map { after.published[$0.rawValue] - before.published[$0.rawValue] }
+            #expect(after.framesEncoded - before.framesEncoded == published.reduce(0, +) && published[0] == 1)
 
             let clock = ContinuousClock()
             let began = clock.now

@@ -57,10 +57,12 @@ struct HTTPRouter {
             respond(self.readiness())
         case .webSocket, .echo, .statusFeed:
             self.state.countRejection(.badRequest)
+            // Readable from any origin: chorus.js asks with a plain GET why an upgrade failed, from the application's
+            // page, and a blocked answer is an error in that page's console. It says nothing a WebSocket would not.
             let rejection = HTTPRejection(
                 .upgradeRequired,
                 "this endpoint only accepts WebSocket upgrades",
-                headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+                headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Access-Control-Allow-Origin", "*")]
             )
             respond(HTTPAnswer(rejection))
         case .publish(let name):

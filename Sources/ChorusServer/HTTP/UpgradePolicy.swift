@@ -116,7 +116,7 @@ package struct UpgradePolicy: Sendable {
                 channels: [],
                 grant: .statusFeed,
                 tokenExpiry: nil,
-                places: AdmissionPlaces(capacity: capacity, own: self.state.statusViewers.admit(inner: own))
+                places: AdmissionPlaces(capacity: capacity, own: self.state.statusViewers.admit(inner: own, hub: self.hub))
             )
         case .echo:
             ticket = AdmissionTicket(
