@@ -42,7 +42,11 @@ struct StatusPageTests {
             #expect(try await httpRequest(port: server.port, "GET", "/status?token=nope").status == 403)
             #expect(try await httpRequest(port: server.port, "GET", "/status?token=s3cret%2F%2B").status == 200)
             let withHeader = try await httpRequest(
-                port: server.port, "GET", "/status", headers: ["Authorization: Bearer s3cret/+"])
+                port: server.port,
+                "GET",
+                "/status",
+                headers: ["Authorization: Bearer s3cret/+"]
+            )
             #expect(withHeader.status == 200)
 
             let without = try await upgrade(port: server.port, path: "/status/live")
@@ -76,7 +80,9 @@ struct StatusPageTests {
             // Watching costs other publishes nothing: the feed is not counted as a chorus.v1 connection, so a publish
             // to raw subscribers encodes one frame, not a chorus.v1 rendition besides (the reports one each, too).
             let after = server.server.hub.hubCounters
-            let published = [PublishSource.http, .system].map { after.published[$0.rawValue] - before.published[$0.rawValue] }
+            let published = [PublishSource.http, .system].map {
+                after.published[$0.rawValue] - before.published[$0.rawValue]
+            }
             #expect(after.framesEncoded - before.framesEncoded == published.reduce(0, +) && published[0] == 1)
 
             let clock = ContinuousClock()
@@ -119,13 +125,18 @@ struct StatusPageTests {
             #expect(try await other.next().string("error") == "forbidden")
             try await feed.send(#"{"publish":"_chorus.status","data":1}"#)
             var answer = try await feed.next()
-            while answer.string("channel") == "_chorus.status" && answer.json["data"] != nil { answer = try await feed.next() }
+            while answer.string("channel") == "_chorus.status" && answer.json["data"] != nil {
+                answer = try await feed.next()
+            }
             #expect(answer.string("error") == "forbidden")
             // Nor anywhere else: publish, history, the URL of a raw or chorus.v1 subscriber, a raw subscribe.
             #expect(try await server.publish("_chorus.status", "x").status == 403)
             #expect(try await httpRequest(port: server.port, "GET", "/history/_chorus.status").status == 403)
             #expect(try await upgrade(port: server.port, path: "/ws/_chorus.status").status == 403)
-            #expect(try await upgrade(port: server.port, path: "/ws?channel=_chorus.status&protocol=chorus.v1").status == 403)
+            #expect(
+                try await upgrade(port: server.port, path: "/ws?channel=_chorus.status&protocol=chorus.v1").status
+                    == 403
+            )
             let raw = try await TestWebSocket.connect(port: server.port, path: "/ws")
             try await raw.sendText(#"{"subscribe":"_chorus.status"}"#)
             #expect(try await raw.expectClose(skippingData: true).closeCode == 1008)

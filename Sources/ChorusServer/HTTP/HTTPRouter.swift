@@ -62,7 +62,9 @@ struct HTTPRouter {
             let rejection = HTTPRejection(
                 .upgradeRequired,
                 "this endpoint only accepts WebSocket upgrades",
-                headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Access-Control-Allow-Origin", "*")]
+                headers: [
+                    ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Access-Control-Allow-Origin", "*"),
+                ]
             )
             respond(HTTPAnswer(rejection))
         case .publish(let name):

@@ -116,7 +116,10 @@ package struct UpgradePolicy: Sendable {
                 channels: [],
                 grant: .statusFeed,
                 tokenExpiry: nil,
-                places: AdmissionPlaces(capacity: capacity, own: self.state.statusViewers.admit(inner: own, hub: self.hub))
+                places: AdmissionPlaces(
+                    capacity: capacity,
+                    own: self.state.statusViewers.admit(inner: own, hub: self.hub)
+                )
             )
         case .echo:
             ticket = AdmissionTicket(
@@ -318,7 +321,8 @@ package struct UpgradePolicy: Sendable {
     /// The status feed's own authorisation, instead of tokens and per-address limits: the metrics token (header or
     /// `?token=`) when set, and an allowed `Origin`, or the server's own (the status page it served).
     private func checkStatusFeedAccess(_ head: HTTPRequestHead) throws(HTTPRejection) {
-        if var rejection = MetricsAuthorizer(token: self.configuration.metricsToken).check(head.headers, uri: head.uri) {
+        let authorizer = MetricsAuthorizer(token: self.configuration.metricsToken)
+        if var rejection = authorizer.check(head.headers, uri: head.uri) {
             rejection.handshakeReason = rejection.status == .unauthorized ? .unauthorized : .forbidden
             throw rejection
         }

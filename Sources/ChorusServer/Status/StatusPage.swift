@@ -1,10 +1,10 @@
 import NIOCore
 
 /// The status page (`GET /status` with `--status-page`): plain HTML and a script, no external asset, so it works
-/// offline. It opens its own `chorus.v1` connection with chorus.js (`GET /chorus.js`, an ES module) to `/status/live`, passing on
-/// the page's `?token=`, follows `ChannelName.status` and shows each report (`StatusReport`) as it comes, once a
-/// second. Every figure is an element with a `data-stat` attribute named after the report's field (its text
-/// formatted, its `data-value` the number), for tests and scrapers.
+/// offline. It opens its own `chorus.v1` connection with chorus.js (`GET /chorus.js`, an ES module) to
+/// `/status/live`, passing on the page's `?token=`, follows `ChannelName.status` and shows each report
+/// (`StatusReport`) as it comes, once a second. Every figure is an element with a `data-stat` attribute named after
+/// the report's field (its text formatted, its `data-value` the number), for tests and scrapers.
 enum StatusPage {
     static let contentType = "text/html; charset=utf-8"
 
@@ -68,8 +68,10 @@ enum StatusPage {
               <div class="hint">of one core</div></div>
             <div class="card"><div class="label">Slow consumers</div>
               <div class="value" data-stat="slow_consumer_disconnects">–</div>
-              <div class="hint">disconnected; <span data-stat="slow_consumer_drops">–</span> messages dropped</div></div>
-            <div class="card"><div class="label">Frames encoded</div><div class="value" data-stat="frames_encoded">–</div>
+              <div class="hint">disconnected; <span data-stat="slow_consumer_drops">–</span> messages dropped</div>
+            </div>
+            <div class="card"><div class="label">Frames encoded</div>
+              <div class="value" data-stat="frames_encoded">–</div>
               <div class="hint"><span data-stat="deliveries">–</span> deliveries</div></div>
           </div>
           <section>

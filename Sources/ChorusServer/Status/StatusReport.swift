@@ -78,7 +78,8 @@ struct StatusReport {
         self.residentBytes = process.residentBytes
         // As `chorus_memory_per_connection_bytes`: resident memory above the idle baseline per open connection.
         let baseline = baselineResidentBytes ?? process.residentBytes
-        self.memoryPerConnection = self.connections > 0 ? max(0, process.residentBytes - baseline) / self.connections : 0
+        self.memoryPerConnection =
+            self.connections > 0 ? max(0, process.residentBytes - baseline) / self.connections : 0
         self.slowConsumerDrops = statistics.slowConsumerDrops
         self.slowConsumerDisconnects = statistics.slowConsumerDisconnects
         self.pendingPublishesRefused = hub.overloaded.reduce(0, +)
@@ -89,12 +90,14 @@ struct StatusReport {
     /// The report as one JSON object (channel names need no escaping: their alphabet is `[A-Za-z0-9_.:-]`).
     var json: String {
         let busiest = self.busiest.map { activity in
-            #"{"channel":"\#(activity.channel.value)","subscribers":\#(activity.subscribers),"#
-                + #""deliveries_per_second":\#(Self.rounded(Double(activity.deliveries) / max(self.intervalSeconds, 0.001)))}"#
+            let rate = Double(activity.deliveries) / max(self.intervalSeconds, 0.001)
+            return #"{"channel":"\#(activity.channel.value)","subscribers":\#(activity.subscribers),"#
+                + #""deliveries_per_second":\#(Self.rounded(rate))}"#
         }
         let cluster = self.clusterConnected.map { "\($0)" } ?? "null"
         return "{"
-            + #""connections":\#(self.connections),"channels":\#(self.channels),"subscriptions":\#(self.subscriptions),"#
+            + #""connections":\#(self.connections),"channels":\#(self.channels),"#
+            + #""subscriptions":\#(self.subscriptions),"#
             + #""deliveries_per_second":\#(Self.rounded(self.deliveriesPerSecond)),"#
             + #""publishes_per_second":\#(Self.rounded(self.publishesPerSecond)),"#
             + #""buffer_reuse":\#(Self.rounded(self.bufferReuse)),"#
