@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # chorus.js (clients/js): its unit tests, then the end-to-end tests against a real Chorus (argument: its binary),
 # with Node's built-in test runner; nothing to install. Node 20 needs --experimental-websocket for a global
-# WebSocket (later versions have it and ignore the flag's absence).
+# WebSocket. The browser test runs when Chromium is installed (or CHORUS_CHROMIUM names it), else says it skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:?usage: scripts/check-js.sh path/to/chorus}
