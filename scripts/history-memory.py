@@ -3,7 +3,10 @@
 to each of 1,000 channels over keep-alive HTTP on loopback, and compares the server's resident memory growth with
 the payload bytes held (issue 19's target: at most 1.15x).
 
-    scripts/history-memory.py .build/release/chorus [CHANNELS] [MESSAGES] [SIZE]
+    scripts/history-memory.py .build/release/chorus [CHANNELS] [MESSAGES] [SIZE] [ROUNDS]
+
+ROUNDS (default MESSAGES) messages are published per channel; more than MESSAGES measures history in its steady
+state, each channel's oldest messages giving way to new ones.
 """
 import http.client, os, re, socket, subprocess, sys, time
 
@@ -11,6 +14,7 @@ binary = sys.argv[1]
 channels = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 messages = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 size = int(sys.argv[4]) if len(sys.argv) > 4 else 1024
+rounds = int(sys.argv[5]) if len(sys.argv) > 5 else messages
 
 probe = socket.socket()
 probe.bind(("127.0.0.1", 0))
@@ -44,7 +48,7 @@ try:
         connection.getresponse().read()
     before = resident()
     started = time.monotonic()
-    for round in range(messages):
+    for round in range(rounds):
         for channel in range(channels):
             body = (b"%08d:%08d:" % (channel, round)).ljust(size, b"x")
             connection.request("POST", f"/publish/c{channel}", body=body, headers={"Content-Type": "text/plain"})
@@ -57,7 +61,7 @@ try:
     payload = channels * messages * size
     held = metric("chorus_history_messages")
     history_bytes = metric("chorus_history_bytes")
-    print(f"published {channels * messages} messages of {size} B to {channels} channels in {elapsed:.1f} s")
+    print(f"published {channels * rounds} messages of {size} B to {channels} channels in {elapsed:.1f} s")
     print(f"history holds {held:.0f} messages; chorus_history_bytes {history_bytes:.0f}")
     print(f"resident {before} -> {after} bytes: +{after - before} for {payload} payload bytes "
           f"= {(after - before) / payload:.3f}x")

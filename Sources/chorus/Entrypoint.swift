@@ -61,6 +61,11 @@ struct Chorus: AsyncParsableCommand {
     @Option(setting: "jwt-public-key") var jwtPublicKey: String?
     @Option(setting: "allowed-origin") var allowedOrigin: [String] = []
     @Option(setting: "max-connections-per-ip") var maxConnectionsPerIp: String?
+    @Option(setting: "max-upgrades-per-second") var maxUpgradesPerSecond: String?
+    @Option(setting: "memory-limit") var memoryLimit: String?
+    @Option(setting: "memory-high-watermark") var memoryHighWatermark: String?
+    @Option(setting: "memory-low-watermark") var memoryLowWatermark: String?
+    @Option(setting: "memory-sample-interval") var memorySampleInterval: String?
     @Option(setting: "trusted-proxy") var trustedProxy: [String] = []
     @Option(setting: "redis") var redis: String?
     @Flag(setting: "redis-pattern") var redisPattern: Bool?

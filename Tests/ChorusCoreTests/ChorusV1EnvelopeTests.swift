@@ -23,8 +23,7 @@ struct ChorusV1EnvelopeTests {
             opcode: opcode,
             isJSON: isJSON,
             channel: channel,
-            position: StreamPosition(offset: offset, epoch: epoch),
-            allocator: Self.allocator
+            position: StreamPosition(offset: offset, epoch: epoch)
         )
     }
 

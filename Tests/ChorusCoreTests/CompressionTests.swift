@@ -70,7 +70,7 @@ struct CompressionTests {
             }
         }
         let text = compressibleText(bytes: 2048)
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: text), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: text))
         let compressed = CompressedFrames(plain: frame)
         for shard in shards {
             #expect(shard.deliver(frame, compressed: compressed, to: try self.name("news")) == 10)
@@ -106,7 +106,7 @@ struct CompressionTests {
             sinks.append(sink)
         }
         let text = compressibleText(bytes: 4096)
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: text), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: text))
         #expect(shard.deliver(frame, compressed: CompressedFrames(plain: frame), to: try self.name("c")) == 5)
         #expect(shard.statistics.compressedFrames == 3)
         #expect(shard.statistics.compressedDeliveries == 5)
@@ -127,7 +127,7 @@ struct CompressionTests {
         shard.setDeflateWindowBits(id, 15)
         var generator = SystemRandomNumberGenerator()
         let random = (0..<1024).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let frame = Frame(opcode: .binary, payload: ByteBuffer(bytes: random), allocator: .init())
+        let frame = Frame(opcode: .binary, payload: ByteBuffer(bytes: random))
         #expect(shard.deliver(frame, compressed: CompressedFrames(plain: frame), to: try self.name("c")) == 1)
         #expect(address(sink.written[0]) == address(frame.bytes))
         #expect(shard.statistics.compressedFrames == 0 && shard.statistics.compressedDeliveries == 0)

@@ -24,7 +24,7 @@ struct ConnectionEngineTests {
     }
 
     private func frame(_ text: String) -> Frame {
-        Frame(opcode: .text, payload: ByteBuffer(string: text), allocator: .init())
+        Frame(opcode: .text, payload: ByteBuffer(string: text))
     }
 
     /// A close frame's bytes: code and reason.

@@ -55,7 +55,7 @@ struct ConnectionSlabTests {
         for name in ["a", "b", "c", "d"] {
             #expect(shard.subscribe(old, to: try ChannelName(validating: name)) == .subscribed)
         }
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"))
         #expect(shard.deliver(frame, to: try ChannelName(validating: "a")) == 1)
         shard.setWritable(old, false)
         shard.release(old, reason: .normal)

@@ -18,13 +18,12 @@ import Testing
 
         let fromBuffer = FrameEncoder.encode(
             opcode: .binary,
-            payload: ByteBuffer(bytes: payloadBytes),
-            allocator: self.allocator
+            payload: ByteBuffer(bytes: payloadBytes)
         )
         #expect(fromBuffer.readableArray == header + payloadBytes)
 
         let fromPointer = payloadBytes.withUnsafeBytes {
-            FrameEncoder.encode(opcode: .binary, payload: $0, allocator: self.allocator)
+            FrameEncoder.encode(opcode: .binary, payload: $0)
         }
         #expect(fromPointer.readableArray == header + payloadBytes)
     }
@@ -32,7 +31,7 @@ import Testing
     @Test func textOpcodeAndPayloadReaderIndexRespected() {
         var payload = ByteBuffer(string: "xxHello")
         payload.moveReaderIndex(forwardBy: 2)
-        let frame = FrameEncoder.encode(opcode: .text, payload: payload, allocator: self.allocator)
+        let frame = FrameEncoder.encode(opcode: .text, payload: payload)
         #expect(frame.readableArray == [0x81, 0x05] + Array("Hello".utf8))
         #expect(payload.readableBytes == 5, "payload is not consumed")
     }
@@ -81,5 +80,17 @@ import Testing
         let reasonBytes = Array(bytes[4...])
         #expect(reasonBytes == Array(reason.utf8.prefix(expectedReasonBytes)))
         #expect(String(decoding: reasonBytes, as: UTF8.self).utf8.elementsEqual(reasonBytes))
+    }
+
+    /// A frame holds exactly its bytes: no power-of-two rounding carried for the life of a queued or kept frame.
+    @Test(arguments: [1, 125, 1_024, 1_090, 70_000])
+    func framesAreExactlySized(payloadLength: Int) {
+        let payload = ByteBuffer(repeating: 0x61, count: payloadLength)
+        let plain = Frame(opcode: .text, payload: payload)
+        #expect(plain.bytes.capacity == plain.wireLength)
+        let written = Frame(opcode: .binary, payloadLength: payloadLength) { $0.writeImmutableBuffer(payload) }
+        #expect(written.bytes.capacity == written.wireLength)
+        let compressed = Frame(opcode: .text, compressedPayload: payload)
+        #expect(compressed.bytes.capacity == compressed.wireLength)
     }
 }

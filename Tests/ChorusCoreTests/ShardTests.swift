@@ -15,7 +15,7 @@ struct ShardTests {
         for sink in sinks {
             _ = shard.subscribe(shard.register(sink), to: try self.name("news"))
         }
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hello"), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hello"))
         #expect(shard.deliver(frame, to: try self.name("news")) == 3)
         let addresses = sinks.map { sink in sink.written[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
         let original = frame.bytes.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
@@ -36,7 +36,7 @@ struct ShardTests {
             return id
         }
         shard.markClosing(ids[1])
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"))
         #expect(shard.deliver(frame, to: try self.name("news")) == 2)
         #expect(sink.written.count == 2 && sink.flushes == 2)
         #expect(shard.deliver(frame, toConnection: ids[0]) && !shard.deliver(frame, toConnection: ids[1]))
@@ -56,7 +56,7 @@ struct ShardTests {
         let second = shard.register(sink)
         #expect(shard.subscribe(second, to: try self.name("inbox.b")) == .subscribed)
         #expect(shard.spareSubscriberListCount == 0)
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "hi"))
         #expect(shard.deliver(frame, to: try self.name("inbox.b")) == 1 && sink.written.count == 1)
         #expect(shard.deliver(frame, to: try self.name("inbox.a")) == 0)
     }
@@ -79,7 +79,7 @@ struct ShardTests {
         }
         #expect(!shard.unsubscribe(entries[3].0, from: channel))
         shard.release(entries[7].0, reason: .normal)
-        let frame = Frame(opcode: .binary, payload: ByteBuffer(bytes: [1, 2, 3]), allocator: .init())
+        let frame = Frame(opcode: .binary, payload: ByteBuffer(bytes: [1, 2, 3]))
         #expect(shard.deliver(frame, to: channel) == 5)
         for (index, entry) in entries.enumerated() {
             let expected = [3, 0, 9, 5, 7].contains(index) ? 0 : 1
@@ -100,7 +100,7 @@ struct ShardTests {
         _ = shard.subscribe(slowID, to: try self.name("c"))
         _ = shard.subscribe(shard.register(fast), to: try self.name("c"))
         shard.setWritable(slowID, false)
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "x"), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "x"))
         for _ in 0..<4 { #expect(shard.deliver(frame, to: try self.name("c")) == 1) }
         #expect(slow.written.isEmpty && fast.written.count == 4)
         #expect(shard.statistics.slowConsumerDrops == 4)
@@ -119,7 +119,7 @@ struct ShardTests {
         _ = shard.subscribe(slowID, to: try self.name("c"))
         _ = shard.subscribe(shard.register(fast), to: try self.name("c"))
         shard.setWritable(slowID, false)
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "x"), allocator: .init())
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "x"))
         #expect(shard.deliver(frame, to: try self.name("c")) == 1)
         #expect(shard.deliver(frame, to: try self.name("c")) == 1)
         #expect(slow.closes.count == 1)

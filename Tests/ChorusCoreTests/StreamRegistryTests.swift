@@ -47,8 +47,7 @@ struct StreamRegistryTests {
             opcode: .text,
             isJSON: false,
             channel: channel,
-            position: position,
-            allocator: Self.allocator
+            position: position
         )
         return HistoryEntry(
             offset: position.offset,
@@ -545,6 +544,44 @@ struct StreamRegistryTests {
         #expect(Self.arrive(&registry, Self.a, Self.position(2, Self.e2), at: Self.at(5)) == .next)
         #expect(Self.historyOffsets(registry, Self.a, at: Self.at(5)) == [1, 2])
         Self.checkTotals(registry, channels, at: Self.at(5))
+    }
+
+    @Test("a gap with filling on: the stream waits at its last position, arrivals are held (bounded), one end per fill")
+    func gapFillHoldsArrivals() {
+        var registry = StreamRegistry(settings: Self.settings(size: 10))
+        #expect(registry.record(Self.a, at: Self.position(1, Self.e1), now: Self.at(0), fillingGaps: true) == .next)
+        let arrival = registry.record(Self.a, at: Self.position(4, Self.e1), now: Self.at(1), fillingGaps: true)
+        guard case .filling(let id, let last) = arrival else {
+            Issue.record("expected a fill, got \(arrival)")
+            return
+        }
+        #expect(last == Self.position(1, Self.e1))
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: "m"))
+        let held = HeldArrival(
+            payload: ByteBuffer(string: "m"),
+            opcode: .text,
+            native: Rendition(plain: frame, compressed: nil),
+            anyCompression: false,
+            anyChorusV1: false,
+            options: PublishOptions(position: Self.position(4, Self.e1))
+        )
+        let accepted = registry.hold(held, on: Self.a)
+        #expect(accepted)
+        // Everything for the channel waits behind the fill, even what would be stale or next; other channels do not.
+        let behind = registry.record(Self.a, at: Self.position(5, Self.e1), now: Self.at(1), fillingGaps: true)
+        let other = registry.record(Self.b, at: Self.position(1, Self.e1), now: Self.at(1), fillingGaps: true)
+        #expect(behind == .held(id: id) && other == .next)
+        var heldCount = 1
+        while registry.hold(held, on: Self.a) { heldCount += 1 }
+        #expect(heldCount == GapFill.maxHeld)
+        // The stream did not move: the filled messages come next.
+        #expect(registry.existingPosition(of: Self.a) == Self.position(1, Self.e1))
+        let wrong = registry.endFill(Self.a, id: id + 1)
+        let ended = registry.endFill(Self.a, id: id)
+        let again = registry.endFill(Self.a, id: id)
+        #expect(wrong == nil && ended?.held.count == GapFill.maxHeld && again == nil)
+        let next = registry.record(Self.a, at: Self.position(2, Self.e1), now: Self.at(2), fillingGaps: true)
+        #expect(next == .next)
     }
 
     @Test("after a gap, history holds no hole: a recovery from before the gap needs the cluster's messages")

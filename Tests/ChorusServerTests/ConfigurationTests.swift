@@ -20,6 +20,9 @@ struct ConfigurationTests {
         #expect(configuration.maxControlFramesPerSecond == 100)
         #expect(configuration.historySize == 0 && configuration.historyTTL == .minutes(5))
         #expect(configuration.historyMaxBytes == 64 * 1024 * 1024 && configuration.recoveryMaxMessages == 300)
+        #expect(configuration.maxUpgradesPerSecond == nil && configuration.memoryLimit == nil)
+        #expect(configuration.memoryHighWatermark == 85 && configuration.memoryLowWatermark == 75)
+        #expect(configuration.memorySampleInterval == .milliseconds(250))
         #if os(Linux)
             #expect(configuration.transport == .epoll)
         #else
@@ -45,7 +48,9 @@ struct ConfigurationTests {
             "CHORUS_COMPRESSION": "false", "CHORUS_COMPRESSION_MIN_BYTES": "1024", "CHORUS_TRANSPORT": "nio",
             "CHORUS_MAX_QUEUED_PUBLISHES": "77", "CHORUS_MAX_CONTROL_FRAMES_PER_SECOND": "7",
             "CHORUS_HISTORY_SIZE": "100", "CHORUS_HISTORY_TTL": "30s", "CHORUS_HISTORY_MAX_BYTES": "1048576",
-            "CHORUS_RECOVERY_MAX_MESSAGES": "50",
+            "CHORUS_RECOVERY_MAX_MESSAGES": "50", "CHORUS_MAX_UPGRADES_PER_SECOND": "500",
+            "CHORUS_MEMORY_LIMIT": "512Mi", "CHORUS_MEMORY_HIGH_WATERMARK": "90", "CHORUS_MEMORY_LOW_WATERMARK": "80",
+            "CHORUS_MEMORY_SAMPLE_INTERVAL": "1s",
         ]
         #expect(Set(environment.keys) == Set(ServerConfiguration.settings.map(\.variable)))
         // The key file is read when validated, not when set: leave it out of the resolved (validated) set-ups.
@@ -76,14 +81,18 @@ struct ConfigurationTests {
         #expect(fromEnvironment.echoPath == "/echo")
         #expect(!fromEnvironment.compression && fromEnvironment.compressionMinBytes == 1024)
         #expect(fromEnvironment.transport == .nio)
+        #expect(fromEnvironment.maxUpgradesPerSecond == 500 && fromEnvironment.memoryLimit == 512 * 1024 * 1024)
+        #expect(fromEnvironment.memoryHighWatermark == 90 && fromEnvironment.memoryLowWatermark == 80)
+        #expect(fromEnvironment.memorySampleInterval == .seconds(1))
 
         let withFlags = try ServerConfiguration.resolve(
             environment: resolvable,
             flags: [
                 ("port", "9001"), ("slow-consumer", "disconnect"), ("host", nil), ("redis", "redis://other"),
-                ("redis-pattern", "false"),
+                ("redis-pattern", "false"), ("memory-limit", "2Gi"), ("max-upgrades-per-second", "0"),
             ]
         )
+        #expect(withFlags.memoryLimit == 2 << 30 && withFlags.maxUpgradesPerSecond == nil)
         #expect(withFlags.port == 9001 && withFlags.slowConsumer == .disconnect && withFlags.host == "0.0.0.0")
         #expect(withFlags.redis?.host == "other" && !withFlags.redisPattern && withFlags.requireRedis)
     }
@@ -135,6 +144,11 @@ struct ConfigurationTests {
             ([:], [("redis-pattern", "true")], "redis-pattern"),
             ([:], [("transport", "io_uring")], "--transport"),
             (["CHORUS_TRANSPORT": "kqueue"], [], "CHORUS_TRANSPORT"),
+            ([:], [("memory-limit", "512MB")], "--memory-limit"),
+            (["CHORUS_MEMORY_LIMIT": "0"], [], "CHORUS_MEMORY_LIMIT"),
+            ([:], [("memory-low-watermark", "85")], "memory-low-watermark"),
+            ([:], [("memory-high-watermark", "101")], "memory-high-watermark"),
+            ([:], [("max-upgrades-per-second", "-5")], "max-upgrades-per-second"),
         ]
         for (environment, flags, mention) in cases {
             do {

@@ -130,7 +130,7 @@ let benchmarks: @Sendable () -> Void = {
             let allocator = ByteBufferAllocator()
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
-                blackHole(Frame(opcode: .text, payload: payload, allocator: allocator))
+                blackHole(Frame(opcode: .text, payload: payload))
             }
         }
     }

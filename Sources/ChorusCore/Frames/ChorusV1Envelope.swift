@@ -20,13 +20,25 @@ package enum ChorusV1Envelope {
         opcode: WebSocketOpcode,
         isJSON: Bool,
         channel: ChannelName,
+        position: StreamPosition
+    ) -> (frame: Frame, dataRange: Range<Int>) {
+        var maker = ExactFrames()
+        return Self.frame(payload, opcode: opcode, isJSON: isJSON, channel: channel, position: position, in: &maker)
+    }
+
+    /// The same, with its storage from `maker`.
+    package static func frame<Maker: FrameMaker>(
+        _ payload: ByteBuffer,
+        opcode: WebSocketOpcode,
+        isJSON: Bool,
+        channel: ChannelName,
         position: StreamPosition,
-        allocator: ByteBufferAllocator
+        in maker: inout Maker
     ) -> (frame: Frame, dataRange: Range<Int>) {
         switch opcode {
         case .binary:
             let headerLength = 1 + 1 + channel.value.utf8.count + 8 + 1 + position.epoch.value.utf8.count
-            let frame = Frame(opcode: .binary, payloadLength: headerLength + payload.readableBytes, allocator: allocator) {
+            let frame = maker.frame(opcode: .binary, payloadLength: headerLength + payload.readableBytes) {
                 $0.writeInteger(Self.binaryFormat)
                 $0.writeInteger(UInt8(channel.value.utf8.count))
                 $0.writeString(channel.value)
@@ -44,7 +56,7 @@ package enum ChorusV1Envelope {
             let names: Int = channel.value.utf8.count + position.epoch.value.utf8.count
             let prefixLength: Int = keys + names + offsetDigits
             let dataLength = isJSON ? payload.readableBytes : JSONString.quotedLength(of: payload)
-            let frame = Frame(opcode: .text, payloadLength: prefixLength + dataLength + 1, allocator: allocator) {
+            let frame = maker.frame(opcode: .text, payloadLength: prefixLength + dataLength + 1) {
                 $0.writeStaticString(Self.channelKey)
                 $0.writeString(channel.value)
                 $0.writeStaticString(Self.offsetKey)

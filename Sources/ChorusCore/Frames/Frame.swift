@@ -12,16 +12,19 @@ public struct Frame: Sendable {
     package let opcode: WebSocketOpcode
     /// Whether the payload is permessage-deflate compressed (RSV1 set): only for clients that negotiated it.
     package let isCompressed: Bool
-    /// The payload length, excluding the header.
-    package let payloadLength: Int
+    /// The payload length, excluding the header (32 bits: a frame sits in every history entry and queued write).
+    private let storedPayloadLength: UInt32
 
-    /// Encodes `payload` once into a new frame. The payload is copied exactly once, here.
-    public init(opcode: WebSocketOpcode, payload: ByteBuffer, allocator: ByteBufferAllocator) {
+    /// The payload length, excluding the header.
+    package var payloadLength: Int { Int(self.storedPayloadLength) }
+
+    /// Encodes `payload` once into a new frame of exactly its size. The payload is copied exactly once, here.
+    public init(opcode: WebSocketOpcode, payload: ByteBuffer) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        self.bytes = FrameEncoder.encode(opcode: opcode, payload: payload, allocator: allocator)
+        self.bytes = FrameEncoder.encode(opcode: opcode, payload: payload)
         self.opcode = opcode
         self.isCompressed = false
-        self.payloadLength = payload.readableBytes
+        self.storedPayloadLength = UInt32(payload.readableBytes)
     }
 
     /// Encodes a message of `payloadLength` bytes that `writePayload` writes after the header, straight into the
@@ -29,11 +32,10 @@ public struct Frame: Sendable {
     package init(
         opcode: WebSocketOpcode,
         payloadLength: Int,
-        allocator: ByteBufferAllocator,
         writePayload: (inout ByteBuffer) -> Void
     ) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        var bytes = allocator.buffer(capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength)
+        var bytes = ExactBuffer.allocate(capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength)
         FrameEncoder.writeHeader(opcode: opcode, payloadLength: payloadLength, into: &bytes)
         writePayload(&bytes)
         precondition(
@@ -43,21 +45,28 @@ public struct Frame: Sendable {
         self.bytes = bytes
         self.opcode = opcode
         self.isCompressed = false
-        self.payloadLength = payloadLength
+        self.storedPayloadLength = UInt32(payloadLength)
+    }
+
+    /// A frame already encoded in `bytes` (header and payload, uncompressed), for storage that holds many frames.
+    package init(encoded bytes: ByteBuffer, opcode: WebSocketOpcode, payloadLength: Int) {
+        precondition(
+            bytes.readableBytes == FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength,
+            "the frame's bytes are not the length announced"
+        )
+        self.bytes = bytes
+        self.opcode = opcode
+        self.isCompressed = false
+        self.storedPayloadLength = UInt32(payloadLength)
     }
 
     /// Encodes an already deflated message (RFC 7692 §7.2.1: trailing `00 00 ff ff` removed) with RSV1 set.
-    package init(opcode: WebSocketOpcode, compressedPayload: ByteBuffer, allocator: ByteBufferAllocator) {
+    package init(opcode: WebSocketOpcode, compressedPayload: ByteBuffer) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        self.bytes = FrameEncoder.encode(
-            opcode: opcode,
-            payload: compressedPayload,
-            reservedBits: 0x40,
-            allocator: allocator
-        )
+        self.bytes = FrameEncoder.encode(opcode: opcode, payload: compressedPayload, reservedBits: 0x40)
         self.opcode = opcode
         self.isCompressed = true
-        self.payloadLength = compressedPayload.readableBytes
+        self.storedPayloadLength = UInt32(compressedPayload.readableBytes)
     }
 
     /// The payload as it is on the wire: a slice of `bytes`, sharing its storage.

@@ -25,12 +25,11 @@ package enum FrameEncoder {
     package static func encode(
         opcode: WebSocketOpcode,
         payload: ByteBuffer,
-        reservedBits: UInt8 = 0,
-        allocator: ByteBufferAllocator
+        reservedBits: UInt8 = 0
     ) -> ByteBuffer {
         precondition(reservedBits & ~0x70 == 0, "only RSV1-3 are reserved bits")
         let length = payload.readableBytes
-        var frame = allocator.buffer(capacity: headerLength(payloadLength: length) + length)
+        var frame = ExactBuffer.allocate(capacity: headerLength(payloadLength: length) + length)
         writeHeader(opcode: opcode, payloadLength: length, reservedBits: reservedBits, into: &frame)
         frame.writeImmutableBuffer(payload)
         return frame
@@ -39,10 +38,9 @@ package enum FrameEncoder {
     /// A data or control frame carrying `payload`.
     package static func encode(
         opcode: WebSocketOpcode,
-        payload: UnsafeRawBufferPointer,
-        allocator: ByteBufferAllocator
+        payload: UnsafeRawBufferPointer
     ) -> ByteBuffer {
-        var frame = allocator.buffer(capacity: headerLength(payloadLength: payload.count) + payload.count)
+        var frame = ExactBuffer.allocate(capacity: headerLength(payloadLength: payload.count) + payload.count)
         writeHeader(opcode: opcode, payloadLength: payload.count, into: &frame)
         frame.writeBytes(payload)
         return frame
@@ -104,13 +102,13 @@ package enum FrameEncoder {
     /// The Pong that answers a Ping, echoing its payload (at most 125 bytes).
     package static func pong(payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         precondition(payload.readableBytes <= maxControlPayload, "control frame payload must be at most 125 bytes")
-        return encode(opcode: .pong, payload: payload, allocator: allocator)
+        return encode(opcode: .pong, payload: payload)
     }
 
     /// A Ping for liveness checks (payload at most 125 bytes).
     package static func ping(payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         precondition(payload.readableBytes <= maxControlPayload, "control frame payload must be at most 125 bytes")
-        return encode(opcode: .ping, payload: payload, allocator: allocator)
+        return encode(opcode: .ping, payload: payload)
     }
 
     /// Writes a frame header (FIN set) for a payload of `payloadLength` bytes.

@@ -18,7 +18,7 @@ public final class Hub: Sendable {
     package let clusterBus: (any ClusterBus)?
     /// Channels with local subscribers, kept only in cluster mode (the bus subscribes to just those).
     package let interest: ChannelInterest?
-    private let counters = NIOLockedValueBox(HubCounters())
+    let counters = NIOLockedValueBox(HubCounters())
     /// Every channel's stream (offsets, epochs, history). Its lock is held while a publish takes its offset and is
     /// handed to the shards' loops, so that every loop receives each channel's messages in offset order, and while a
     /// `chorus.v1` subscription takes its starting point and is queued behind them (see `subscribe(_:to:since:…)`).
@@ -47,6 +47,10 @@ public final class Hub: Sendable {
         package var resyncs = [Int](repeating: 0, count: ResyncReason.allCases.count)
         /// Messages from the cluster at or below their channel's latest offset here, dropped.
         package var staleMessages = 0
+        /// Gaps in a channel's cluster stream filled from the cluster's history (no resync needed), and the
+        /// messages read back to fill them.
+        package var gapsFilled = 0
+        package var gapFilledMessages = 0
     }
 
     /// Creates a shard on each of `loops`. Must be called before any connection is accepted.
@@ -128,17 +132,54 @@ public final class Hub: Sendable {
             return (nil, eventLoop.makeFailedFuture(PublishOverloaded(limit: self.maxQueuedPublishes)))
         }
         let (native, anyCompression, anyChorusV1) = self.encode(payload, opcode: opcode, source: source)
+        let message = HeldArrival(
+            payload: payload,
+            opcode: opcode,
+            native: native,
+            anyCompression: anyCompression,
+            anyChorusV1: anyChorusV1,
+            options: options
+        )
+        return self.place(message, on: channel, on: eventLoop, accepted: accepted)
+    }
+
+    /// What became of a message from the cluster that `place` did not deliver.
+    private enum Withheld {
+        case stale
+        case held
+        case startFill(id: UInt64, last: StreamPosition, before: UInt64)
+        case fillFull(id: UInt64)
+    }
+
+    /// `publish` after admission and the native encoding (also for a held message, encoded when it arrived).
+    func place(
+        _ message: HeldArrival,
+        on channel: ChannelName,
+        on eventLoop: any EventLoop,
+        accepted: ContinuousClock.Instant
+    ) -> (StreamPosition?, EventLoopFuture<Int>) {
+        let options = message.options
         var futures: [EventLoopFuture<Int>] = []
         futures.reserveCapacity(self.shards.count)
         let now = NIODeadline.now()
+        var withheld: Withheld?
         let position = self.streams.withLockedValue { streams -> StreamPosition? in
             let position: StreamPosition
             var resync: StreamPosition?
             if let assigned = options.position {
-                switch streams.record(channel, at: assigned, now: now) {
+                let fillingGaps = options.fillsGaps && self.clusterBus != nil
+                switch streams.record(channel, at: assigned, now: now, fillingGaps: fillingGaps) {
                 case .next:
                     break
                 case .stale:
+                    withheld = .stale
+                    return nil
+                case .held(let id):
+                    withheld = streams.hold(message, on: channel) ? .held : .fillFull(id: id)
+                    return nil
+                case .filling(let id, let last):
+                    _ = streams.hold(message, on: channel)
+                    withheld = .startFill(id: id, last: last, before: assigned.offset)
                     return nil
                 case .gap(let last):
                     resync = last
@@ -151,21 +192,22 @@ public final class Hub: Sendable {
             } else {
                 position = streams.advance(channel, now: now)
             }
-            var delivery = Delivery(native: native, position: position, isJSON: options.isJSON)
+            var delivery = Delivery(native: message.native, position: position, isJSON: options.isJSON)
             delivery.resync = resync.map { last in
                 let reply = ChorusV1Replies.resync(channel, last)
-                return FrameEncoder.encode(opcode: .text, payload: ByteBuffer(string: reply), allocator: self.allocator)
+                return FrameEncoder.encode(opcode: .text, payload: ByteBuffer(string: reply))
             }
-            if anyChorusV1 || streams.settings.isOn {
+            if message.anyChorusV1 || streams.settings.isOn {
                 let (frame, dataRange) = ChorusV1Envelope.frame(
-                    payload,
-                    opcode: opcode,
+                    message.payload,
+                    opcode: message.opcode,
                     isJSON: options.isJSON,
                     channel: channel,
                     position: position,
-                    allocator: self.allocator
+                    in: &streams.arena
                 )
-                let rendition = Rendition(plain: frame, compressed: self.compressedForms(of: frame, anyCompression))
+                let compressed = self.compressedForms(of: frame, message.anyCompression)
+                let rendition = Rendition(plain: frame, compressed: compressed)
                 delivery.chorusV1 = rendition
                 streams.keep(HistoryEntry(offset: position.offset, rendition: rendition, dataRange: dataRange), on: channel)
                 self.counters.withLockedValue {
@@ -187,11 +229,25 @@ public final class Hub: Sendable {
             return position
         }
         guard let position else {
-            // Already delivered here (the cluster sent it twice): given back its places in the loops' queues.
+            // Not delivered now: its places in the loops' queues are given back.
             self.queuedPublishes.withLockedValue { queued in
                 for index in queued.indices { queued[index] -= 1 }
             }
-            self.counters.withLockedValue { $0.staleMessages += 1 }
+            switch withheld {
+            case .stale, nil:
+                // Already delivered here (the cluster sent it twice).
+                self.counters.withLockedValue { $0.staleMessages += 1 }
+            case .held:
+                break
+            case .startFill(let id, let last, let before):
+                self.fillGap(channel, id: id, after: last, before: before, on: eventLoop)
+            case .fillFull(let id):
+                // Too much arrived behind the gap: given up (a resync), then this message goes after the held ones.
+                self.endFill(channel, id: id, read: nil, on: eventLoop)
+                var late = message
+                late.options.fillsGaps = false
+                self.replay(late, on: channel, on: eventLoop)
+            }
             return (options.position, eventLoop.makeSucceededFuture(0))
         }
         let delivered = EventLoopFuture.reduce(0, futures, on: eventLoop, +)
@@ -258,8 +314,7 @@ public final class Hub: Sendable {
                     opcode: message.opcode,
                     isJSON: message.isJSON,
                     channel: channel,
-                    position: StreamPosition(offset: message.offset, epoch: epoch),
-                    allocator: self.allocator
+                    position: StreamPosition(offset: message.offset, epoch: epoch)
                 )
                 return HistoryEntry(
                     offset: message.offset,
@@ -306,7 +361,7 @@ public final class Hub: Sendable {
 
     /// Takes a place in every shard's queue, or none if any shard already has `maxQueuedPublishes` waiting: a
     /// message goes to all loops or to none, so a refused publisher can retry without anyone getting it twice.
-    private func admitPublish() -> Bool {
+    func admitPublish() -> Bool {
         self.queuedPublishes.withLockedValue { queued in
             for count in queued where count >= self.maxQueuedPublishes { return false }
             for index in queued.indices { queued[index] += 1 }
@@ -396,7 +451,7 @@ public final class Hub: Sendable {
         opcode: WebSocketOpcode,
         source: PublishSource
     ) -> (Rendition, anyCompression: Bool, anyChorusV1: Bool) {
-        let frame = Frame(opcode: opcode, payload: payload, allocator: self.allocator)
+        let frame = Frame(opcode: opcode, payload: payload)
         let (anyCompression, anyChorusV1) = self.counters.withLockedValue {
             $0.framesEncoded += 1
             $0.frameBytesEncoded += frame.wireLength

@@ -6,11 +6,19 @@ package struct PublishOptions: Sendable {
     package var excluded: PublisherConnection?
     /// The message's position in its channel's stream when the cluster assigned it (it then arrives from the bus).
     package var position: StreamPosition?
+    /// Whether a gap before `position` is filled from the cluster's history (false once that was tried: a resync).
+    package var fillsGaps = true
 
-    package init(isJSON: Bool = false, excluded: PublisherConnection? = nil, position: StreamPosition? = nil) {
+    package init(
+        isJSON: Bool = false,
+        excluded: PublisherConnection? = nil,
+        position: StreamPosition? = nil,
+        fillsGaps: Bool = true
+    ) {
         self.isJSON = isJSON
         self.excluded = excluded
         self.position = position
+        self.fillsGaps = fillsGaps
     }
 }
 

@@ -87,8 +87,7 @@ extension Shard {
             opcode: native.plain.opcode,
             isJSON: delivery.isJSON,
             channel: channel,
-            position: position,
-            allocator: self.allocator
+            position: position
         )
         self.statistics.framesEncoded += 1
         return Rendition(plain: frame, compressed: native.compressed.map { _ in CompressedFrames(plain: frame) })
@@ -225,6 +224,6 @@ extension Shard {
         self.statistics.compressedFrames += 1
         self.statistics.compressionInputBytes += plain.payloadLength
         self.statistics.compressionOutputBytes += payload.readableBytes
-        return Frame(opcode: plain.opcode, compressedPayload: payload, allocator: self.allocator)
+        return Frame(opcode: plain.opcode, compressedPayload: payload)
     }
 }

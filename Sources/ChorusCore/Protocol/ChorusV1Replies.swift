@@ -44,7 +44,7 @@ package enum ChorusV1Replies {
 
     /// Writes `reply` to connection `id` as a text message (with the slow-consumer policy of any delivery).
     package static func send(_ reply: String, to id: ConnectionID, shard: Shard) {
-        let frame = Frame(opcode: .text, payload: ByteBuffer(string: reply), allocator: shard.allocator)
+        let frame = Frame(opcode: .text, payload: ByteBuffer(string: reply))
         shard.deliver(frame, toConnection: id)
     }
 }

@@ -170,7 +170,7 @@ package enum ConnectionEngine {
         shard: Shard,
         connection: inout some ConnectionActions
     ) {
-        let frame = Frame(opcode: opcode, payload: message, allocator: connection.allocator)
+        let frame = Frame(opcode: opcode, payload: message)
         // With permessage-deflate every echo is compressed, whatever its size: the conformance cases then
         // exercise compression at every size, and kosoku (the Autobahn runner) fails a case when an echo on a
         // compressed connection comes back uncompressed, although RFC 7692 allows that.

@@ -11,12 +11,16 @@ package struct HistoryEntry: Sendable {
     package let rendition: Rendition
     /// The data's bytes within `rendition.plain.bytes` (from its reader index): the JSON value after `"data":` for
     /// a text message, the payload after the header for a binary one.
-    package let dataRange: Range<Int>
+    package var dataRange: Range<Int> { Int(self.dataStart)..<Int(self.dataStart + self.dataCount) }
+    // 32 bits each: an entry per message kept, so its size is part of what history costs per message.
+    private let dataStart: UInt32
+    private let dataCount: UInt32
 
     package init(offset: UInt64, rendition: Rendition, dataRange: Range<Int>) {
         self.offset = offset
         self.rendition = rendition
-        self.dataRange = dataRange
+        self.dataStart = UInt32(dataRange.lowerBound)
+        self.dataCount = UInt32(dataRange.count)
     }
 
     /// Whether the message is binary (its data is raw bytes, not JSON).

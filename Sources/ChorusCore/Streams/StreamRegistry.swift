@@ -31,9 +31,16 @@ package struct StreamRegistry {
     /// Recoveries by outcome (indexed by `RecoveryOutcome.rawValue`), and the messages they replayed.
     package private(set) var recoveries = [Int](repeating: 0, count: RecoveryOutcome.allCases.count)
     package private(set) var replayedMessages = 0
+    /// Channels whose missing cluster messages are being read (rare: only after a gap), and the next fill's name.
+    private var fills: [ChannelName: GapFill] = [:]
+    private var lastFillID: UInt64 = 0
+
+    /// Where the frames history keeps are made (see `FrameArena`: bounded by the history budget).
+    package var arena: FrameArena
 
     package init(settings: HistorySettings) {
         self.settings = settings
+        self.arena = FrameArena(limit: settings.maxBytes)
     }
 
     /// Streams known (with or without history).
@@ -83,12 +90,24 @@ package struct StreamRegistry {
         case stale
         /// Offsets between `last` and this message never arrived here.
         case gap(last: StreamPosition)
+        /// Offsets between `last` and this message never arrived here, and fill `id` now waits for them: the stream
+        /// stays at `last`; the caller holds this message (`hold`) and reads the missing ones.
+        case filling(id: UInt64, last: StreamPosition)
+        /// Fill `id` of the channel is under way: the caller holds this message behind it.
+        case held(id: UInt64)
         /// The stream started a new epoch (history was lost in the cluster); `last` was the old one's position.
         case newEpoch(last: StreamPosition)
     }
 
     /// Takes `position`, assigned by the cluster, as the channel's latest (unless it is stale) and says how it fits.
-    package mutating func record(_ channel: ChannelName, at position: StreamPosition, now: NIODeadline) -> Arrival {
+    /// With `fillingGaps`, a gap in the same epoch starts a fill instead (see `Arrival.filling`).
+    package mutating func record(
+        _ channel: ChannelName,
+        at position: StreamPosition,
+        now: NIODeadline,
+        fillingGaps: Bool = false
+    ) -> Arrival {
+        if !self.fills.isEmpty, let fill = self.fills[channel] { return .held(id: fill.id) }
         self.expire(now: now)
         guard let slot = self.index[channel] else {
             self.makeClusterStream(channel, at: position, now: now)
@@ -106,6 +125,10 @@ package struct StreamRegistry {
             return .stale
         } else if position.offset == last.offset + 1 {
             arrival = .next
+        } else if fillingGaps {
+            self.lastFillID += 1
+            self.fills[channel] = GapFill(id: self.lastFillID, last: last)
+            return .filling(id: self.lastFillID, last: last)
         } else {
             // History here would have a hole, which recovery (and the ring's offset arithmetic) cannot see: what it
             // held is dropped, and the cluster's history fills in below the messages kept from now on.
@@ -115,6 +138,19 @@ package struct StreamRegistry {
         self.slots[Int(slot)]!.top = position.offset
         self.touch(slot, now: now)
         return arrival
+    }
+
+    /// Holds `arrival` behind the channel's fill; false when the fill already holds `GapFill.maxHeld`.
+    package mutating func hold(_ arrival: HeldArrival, on channel: ChannelName) -> Bool {
+        guard self.fills[channel]?.held.count ?? GapFill.maxHeld < GapFill.maxHeld else { return false }
+        self.fills[channel]!.held.append(arrival)
+        return true
+    }
+
+    /// Ends fill `id` of `channel` and gives back what it held; nil when that fill already ended.
+    package mutating func endFill(_ channel: ChannelName, id: UInt64) -> GapFill? {
+        guard self.fills[channel]?.id == id else { return nil }
+        return self.fills.removeValue(forKey: channel)
     }
 
     /// Takes the cluster's position of a channel (before answering a subscription), so that this node answers with

@@ -9,11 +9,11 @@ import NIOCore
 /// Keys per channel: `chorus:meta:<channel>` (a hash: `epoch`, `offset`) and `chorus:stream:<channel>` (a Redis
 /// stream of the messages as published, IDs `0-<offset>`, trimmed to about the history size). The meta expires a
 /// day after the last publish, the stream `--history-ttl` after it; a channel whose meta is gone starts a new epoch.
-enum ClusterScripts {
+package enum ClusterScripts {
     /// KEYS: meta, stream. ARGV: header (format, opcode, flags), payload, a new epoch in case the channel has none,
     /// history size (0: no stream), history TTL (ms), meta TTL (ms), the Redis channel to publish on.
     /// Returns `{offset, epoch, receivers}`.
-    static let publish = """
+    package static let publish = """
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
         if not epoch then
           epoch = ARGV[3]
@@ -56,7 +56,7 @@ enum ClusterScripts {
     static func streamKey(_ channel: ChannelName) -> String { "chorus:stream:" + channel.value }
 
     /// `EVALSHA` of `script` (by its SHA1 `sha`, loaded when the bus connected) or `EVAL` with the script itself.
-    static func command(
+    package static func command(
         _ script: String,
         sha: String?,
         channel: ChannelName,

@@ -229,6 +229,41 @@ extension ServerConfiguration {
             help: "WebSocket connections per client address; more get HTTP 429; 0 = off"
         ),
         Setting(
+            "max-upgrades-per-second",
+            "CHORUS_MAX_UPGRADES_PER_SECOND",
+            \.maxUpgradesPerSecond,
+            .limit(absent: "off"),
+            help: "WebSocket upgrades admitted per second on this node; more get HTTP 503, Retry-After 1-5 s; 0 = off"
+        ),
+        Setting(
+            "memory-limit",
+            "CHORUS_MEMORY_LIMIT",
+            \.memoryLimit,
+            .bytes(absent: "cgroup memory.max, else off"),
+            help: "Memory limit for admission, in bytes or with Ki/Mi/Gi (512Mi); wins over the cgroup's memory.max"
+        ),
+        Setting(
+            "memory-high-watermark",
+            "CHORUS_MEMORY_HIGH_WATERMARK",
+            \.memoryHighWatermark,
+            .integer,
+            help: "Percent of the memory limit at which upgrades get HTTP 503 and /readyz turns 503"
+        ),
+        Setting(
+            "memory-low-watermark",
+            "CHORUS_MEMORY_LOW_WATERMARK",
+            \.memoryLowWatermark,
+            .integer,
+            help: "Percent of the memory limit below which upgrades are admitted again"
+        ),
+        Setting(
+            "memory-sample-interval",
+            "CHORUS_MEMORY_SAMPLE_INTERVAL",
+            \.memorySampleInterval,
+            .duration,
+            help: "How often memory use is sampled for admission"
+        ),
+        Setting(
             "trusted-proxy",
             "CHORUS_TRUSTED_PROXY",
             \.trustedProxies,
@@ -325,6 +360,30 @@ extension Setting.Parser where Value == Int? {
             render: { $0.map(integer.render) ?? .words(absent) }
         )
         parser.valueName = integer.valueName
+        return parser
+    }
+}
+
+extension Setting.Parser where Value == Int? {
+    /// A positive number of bytes, plain or with a binary suffix (`Ki`, `Mi`, `Gi`, `Ti`, as Kubernetes writes
+    /// memory limits); nil (the default) is described by `absent`.
+    fileprivate static func bytes(absent: String) -> Self {
+        let integer = Setting.Parser<Int>.integer
+        var parser = Self(
+            parse: { (text: String) throws(ConfigurationError) -> Value in
+                let suffixes: [(String, Int)] = [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40)]
+                let suffix = suffixes.first { text.hasSuffix($0.0) }
+                let (digits, scale) = suffix.map { (String(text.dropLast(2)), $0.1) } ?? (text, 1)
+                guard let count = try? integer.parse(digits), count > 0, count <= Int.max / scale else {
+                    throw ConfigurationError(
+                        "expected a positive number of bytes such as 536870912 or 512Mi, got '\(text)'"
+                    )
+                }
+                return count * scale
+            },
+            render: { $0.map(integer.render) ?? .words(absent) }
+        )
+        parser.valueName = "bytes"
         return parser
     }
 }

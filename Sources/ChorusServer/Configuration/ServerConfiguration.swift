@@ -99,6 +99,18 @@ public struct ServerConfiguration: Sendable {
     package var allowedOrigins: [OriginPattern] = []
     /// Open WebSocket connections per client address at most; past it upgrades get 429. nil: no limit.
     package var maxConnectionsPerIP: Int? = nil
+    /// WebSocket upgrades admitted per second on this node (a token bucket holding one second's worth); past it
+    /// upgrades get 503 with a `Retry-After` of 1 to 5 s. nil: no limit.
+    package var maxUpgradesPerSecond: Int? = nil
+    /// The memory limit admission compares use against, in bytes; nil: the cgroup's `memory.max` when one is set,
+    /// else none (memory-aware admission off).
+    package var memoryLimit: Int? = nil
+    /// Percent of the memory limit at which upgrades get 503 and `/readyz` turns 503.
+    package var memoryHighWatermark = 85
+    /// Percent of the memory limit below which admission reopens after the high watermark closed it.
+    package var memoryLowWatermark = 75
+    /// How often memory use is sampled for admission.
+    package var memorySampleInterval: TimeAmount = .milliseconds(250)
     /// Peers whose `X-Forwarded-For` header names the client (for the per-address limit).
     package var trustedProxies: [IPNetwork] = []
     /// Cluster mode: the Redis that carries publishes between nodes (nil: a single node, no Redis).
@@ -208,6 +220,24 @@ extension ServerConfiguration {
         }
         if let limit = self.maxConnectionsPerIP, limit <= 0 {
             throw ConfigurationError("max-connections-per-ip must be positive")
+        }
+        try self.validateAdmission()
+    }
+
+    /// Checks the admission settings (upgrade rate, memory limit and watermarks).
+    fileprivate func validateAdmission() throws(ConfigurationError) {
+        if let rate = self.maxUpgradesPerSecond, rate <= 0 {
+            throw ConfigurationError("max-upgrades-per-second must be positive")
+        }
+        if let limit = self.memoryLimit, limit <= 0 { throw ConfigurationError("memory-limit must be positive") }
+        guard (1...100).contains(self.memoryHighWatermark) else {
+            throw ConfigurationError("memory-high-watermark must be 1...100 (percent of the memory limit)")
+        }
+        guard self.memoryLowWatermark >= 1, self.memoryLowWatermark < self.memoryHighWatermark else {
+            throw ConfigurationError("memory-low-watermark must be at least 1 and below memory-high-watermark")
+        }
+        guard self.memorySampleInterval.nanoseconds >= 1_000_000 else {
+            throw ConfigurationError("memory-sample-interval must be at least 1ms")
         }
     }
 

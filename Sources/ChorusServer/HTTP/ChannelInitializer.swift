@@ -78,6 +78,12 @@ struct ChannelInitializer: Sendable {
             state: self.state,
             configuration: self.configuration,
             metrics: self.metrics,
+            upgrades: UpgradePolicy(
+                configuration: self.configuration,
+                hub: self.hub,
+                state: self.state,
+                access: self.access
+            ),
             role: role
         )
         return HTTPConnectionHandler(

@@ -14,6 +14,10 @@ package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
     case rateLimited
     /// A request head over the server's limit (431).
     case headerTooLarge
+    /// Memory use over `--memory-high-watermark` (503).
+    case memory
+    /// Past `--max-upgrades-per-second` on this node (503; `rateLimited` is one address's connection limit).
+    case rate
 
     package var label: String {
         switch self {
@@ -25,6 +29,8 @@ package enum HandshakeRejectionReason: Int, CaseIterable, Sendable {
         case .origin: "origin"
         case .rateLimited: "rate_limited"
         case .headerTooLarge: "header_too_large"
+        case .memory: "memory"
+        case .rate: "rate"
         }
     }
 }

@@ -20,9 +20,18 @@ struct HTTPRouter {
     private let metricsAuthorizer: MetricsAuthorizer
     private let publish: PublishEndpoint
     private let history: HistoryEndpoint
+    /// Answers plain GETs of the WebSocket paths (`UpgradePolicy.probe`).
+    private let upgrades: UpgradePolicy
     private let role: Role
 
-    init(hub: Hub, state: ServerState, configuration: ServerConfiguration, metrics: MetricsExporter, role: Role) {
+    init(
+        hub: Hub,
+        state: ServerState,
+        configuration: ServerConfiguration,
+        metrics: MetricsExporter,
+        upgrades: UpgradePolicy,
+        role: Role
+    ) {
         self.hub = hub
         self.state = state
         self.configuration = configuration
@@ -32,6 +41,7 @@ struct HTTPRouter {
         self.publish = PublishEndpoint(hub: hub, state: state, authorizer: authorizer)
         // Reading history back is for publishers: the same keys (or loopback).
         self.history = HistoryEndpoint(hub: hub, authorizer: authorizer)
+        self.upgrades = upgrades
         self.role = role
     }
 
@@ -46,6 +56,13 @@ struct HTTPRouter {
         _ respond: @escaping (HTTPAnswer) -> Void
     ) {
         let route = self.served(route)
+        if head.method == .OPTIONS, route == .webSocket || route == .echo {
+            // The CORS preflight of chorus.js's probe from another origin (an `Authorization` header is not a
+            // simple header): the probe's answer is readable from any origin, as it carries no data.
+            return respond(
+                HTTPAnswer(status: .noContent, contentType: "text/plain", body: ByteBuffer(), headers: Self.preflight)
+            )
+        }
         guard route.allowedMethods.contains(head.method) || route == .notFound else {
             let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             return respond(HTTPAnswer(HTTPRejection(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)])))
@@ -56,17 +73,11 @@ struct HTTPRouter {
         case .readiness:
             respond(self.readiness())
         case .webSocket, .echo, .statusFeed:
-            self.state.countRejection(.badRequest)
-            // Readable from any origin: chorus.js asks with a plain GET why an upgrade failed, from the application's
-            // page, and a blocked answer is an error in that page's console. It says nothing a WebSocket would not.
-            let rejection = HTTPRejection(
-                .upgradeRequired,
-                "this endpoint only accepts WebSocket upgrades",
-                headers: [
-                    ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Access-Control-Allow-Origin", "*"),
-                ]
-            )
-            respond(HTTPAnswer(rejection))
+            // chorus.js asking why its upgrade failed, or a mistake: what the upgrade would get, else 426. Counted
+            // apart from handshake rejections, so a refused upgrade and the probe after it count once.
+            let answer = self.upgrades.probe(head, peer: peer)
+            self.state.countProbe(answer.handshakeReason)
+            respond(HTTPAnswer(answer))
         case .publish(let name):
             self.publish.answer(head, channel: name, body: body ?? ByteBuffer(), peer: peer, on: eventLoop, respond)
         case .history(let name):
@@ -95,9 +106,17 @@ struct HTTPRouter {
         }
     }
 
+    /// The headers of a preflight answer for the probe (`UpgradePolicy.probe`).
+    private static let preflight = [
+        ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET"),
+        ("Access-Control-Allow-Headers", "Authorization"), ("Access-Control-Max-Age", "600"),
+    ]
+
     private func readiness() -> HTTPAnswer {
         if !self.state.isAccepting {
             HTTPAnswer(status: .serviceUnavailable, json: #"{"status":"shutting down"}"#)
+        } else if self.state.gate?.memoryAdmits == false {
+            HTTPAnswer(status: .serviceUnavailable, json: #"{"status":"memory high"}"#)
         } else if self.configuration.requireRedis, self.hub.clusterBus?.isConnected != true {
             HTTPAnswer(status: .serviceUnavailable, json: #"{"status":"redis unavailable"}"#)
         } else {

@@ -13,8 +13,14 @@ import NIOHTTP1
 /// issues the admission ticket both transports carry out, and logs each decision (at debug, with the token's
 /// subject, never the token).
 ///
-/// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, Origin (403),
-/// connections per client address (429), the token (401) and its channel permissions (403), then capacity.
+/// Checks run cheapest first: path, readiness, RFC 6455 handshake, channel names and count, the server-wide gate
+/// (memory over the high watermark, `--max-upgrades-per-second`: 503 with `Retry-After`), Origin (403),
+/// connections per client address (429), the token (401) and its channel permissions (403), then capacity. The
+/// gate comes before the access checks so that a reconnect storm is turned away before it costs a token
+/// verification each, and after the byte-level checks so that malformed requests take no upgrade-rate token.
+///
+/// A plain `GET` of a WebSocket path (`probe`) runs the same checks, less the RFC 6455 ones and taking nothing:
+/// a browser cannot see why its upgrade was refused, so chorus.js asks this way.
 package struct UpgradePolicy: Sendable {
     package let configuration: ServerConfiguration
     package let hub: Hub
@@ -73,7 +79,7 @@ package struct UpgradePolicy: Sendable {
         now: Date = Date()
     ) -> Result<AdmissionTicket, HTTPRejection> {
         let admission: Admission
-        switch self.evaluate(request, peer: peer, now: now) {
+        switch self.evaluate(request, peer: peer, now: now, .admitting) {
         case .success(let accepted):
             admission = accepted
         case .failure(let rejection):
@@ -162,6 +168,17 @@ package struct UpgradePolicy: Sendable {
         handshake: .rateLimited
     )
 
+    /// How `evaluate` treats the server-wide gate and the RFC 6455 checks.
+    package enum Evaluation: Sendable {
+        /// An upgrade `admit` is about to admit: takes an upgrade-rate token.
+        case admitting
+        /// A decision only (a handed-off request's refusal, tests): peeks at the gate, takes nothing.
+        case checking
+        /// A plain `GET` of a WebSocket path: peeks at the gate, and skips the checks only an upgrade can pass
+        /// (RFC 6455 headers; `since` with the `chorus.v1` subprotocol, which a plain request cannot offer).
+        case probing
+    }
+
     /// Decides on an upgrade request from `peer` without taking its places (`admit` does): what the request
     /// would become, or why it is refused.
     ///
@@ -170,7 +187,8 @@ package struct UpgradePolicy: Sendable {
     package func evaluate(
         _ request: some UpgradeRequest,
         peer: SocketAddress?,
-        now: Date = Date()
+        now: Date = Date(),
+        _ evaluation: Evaluation = .checking
     ) -> Result<Admission, HTTPRejection> {
         let target = request.withTarget { UpgradeTarget($0, echoPath: self.configuration.echoPath) }
         guard target != .other, target != .statusFeed || self.configuration.statusPage else {
@@ -179,12 +197,15 @@ package struct UpgradePolicy: Sendable {
         guard self.state.isAccepting else {
             return .failure(HTTPRejection(.serviceUnavailable, "server is shutting down", handshake: .overCapacity))
         }
-        let outcome = HandshakeValidator.validate(
-            method: request.methodName,
-            versionMajor: request.versionMajor,
-            versionMinor: request.versionMinor,
-            fields: request
-        )
+        let outcome: HandshakeValidator.Outcome =
+            evaluation == .probing
+            ? .accept(secWebSocketAccept: Self.probeAccept)
+            : HandshakeValidator.validate(
+                method: request.methodName,
+                versionMajor: request.versionMajor,
+                versionMinor: request.versionMinor,
+                fields: request
+            )
         let accept: AcceptValue
         switch outcome {
         case .accept(let value):
@@ -230,6 +251,9 @@ package struct UpgradePolicy: Sendable {
                 )
             )
         }
+        if let gate = self.state.gate, let refusal = evaluation == .admitting ? gate.admit() : gate.peek() {
+            return .failure(Self.rejection(refusal))
+        }
         var admission = Admission(endpoint: endpoint, secWebSocketAccept: accept)
         // NIO's whole head only for what is configured or offered.
         let offersExtensions = self.configuration.compression && request.contains(named: "sec-websocket-extensions")
@@ -250,7 +274,7 @@ package struct UpgradePolicy: Sendable {
             }
         }
         if case .subscriber(_, let stream) = admission.endpoint, stream.since != nil, !stream.chorusV1,
-            admission.subprotocol != RequestToken.chorusV1Subprotocol
+            admission.subprotocol != RequestToken.chorusV1Subprotocol, evaluation != .probing
         {
             return .failure(HTTPRejection(.badRequest, "since needs the chorus.v1 protocol", handshake: .badRequest))
         }
@@ -264,6 +288,51 @@ package struct UpgradePolicy: Sendable {
             admission.deflate = self.deflate(for: head)
         }
         return .success(admission)
+    }
+
+    /// The answer to a plain `GET` of a WebSocket path (no `Upgrade`), which chorus.js sends after a failed
+    /// upgrade to learn why (a browser cannot see a refused handshake's status): the refusal the upgrade would
+    /// get now — 503 with `Retry-After` while memory or the upgrade rate turn upgrades away (peeking at the
+    /// bucket), 401/403 for the token and its channels, and the rest — else 426. Takes no place and no token;
+    /// cross-origin readable (`Access-Control-Allow-Origin: *`, `Retry-After` exposed), as it carries no data.
+    package func probe(_ head: HTTPRequestHead, peer: SocketAddress?, now: Date = Date()) -> HTTPRejection {
+        var answer: HTTPRejection
+        switch self.evaluate(head, peer: peer, now: now, .probing) {
+        case .failure(let rejection):
+            answer = rejection
+        case .success:
+            answer = HTTPRejection(
+                .upgradeRequired,
+                "this endpoint only accepts WebSocket upgrades",
+                headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+            )
+        }
+        answer.headers += [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "Retry-After")]
+        return answer
+    }
+
+    /// A stand-in accept value for probes, which have no `Sec-WebSocket-Key` and are never answered with a 101.
+    private static let probeAccept = HandshakeValidator.acceptValue(forKey: "probe")
+
+    /// The 503 of a gate refusal, with a `Retry-After` drawn from the refusal's range.
+    static func rejection(_ refusal: AdmissionGate.Refusal) -> HTTPRejection {
+        let retryAfter = String(Int.random(in: refusal.retryAfterSeconds))
+        switch refusal {
+        case .memory:
+            return HTTPRejection(
+                .serviceUnavailable,
+                "server memory is high: retry later",
+                headers: [("Retry-After", retryAfter)],
+                handshake: .memory
+            )
+        case .rate:
+            return HTTPRejection(
+                .serviceUnavailable,
+                "too many upgrades per second: retry later",
+                headers: [("Retry-After", retryAfter)],
+                handshake: .rate
+            )
+        }
     }
 
     /// Whether the configured access checks (origins, connections per address, tokens) read the whole head.

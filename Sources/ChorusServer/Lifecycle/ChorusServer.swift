@@ -63,7 +63,13 @@ public final class ChorusServer: Service, Sendable {
             clusterBus: cluster
         )
         self.cluster = cluster
-        let state = ServerState(maxConnections: configuration.maxConnections)
+        let state = ServerState(
+            maxConnections: configuration.maxConnections,
+            maxUpgradesPerSecond: configuration.maxUpgradesPerSecond,
+            memoryLimit: MemoryLimit.discover(configured: configuration.memoryLimit),
+            memoryHighWatermark: configuration.memoryHighWatermark,
+            memoryLowWatermark: configuration.memoryLowWatermark
+        )
         self.group = group
         self.hub = hub
         self.state = state
@@ -136,6 +142,7 @@ public final class ChorusServer: Service, Sendable {
             throw error
         }
         let address = listener.localAddress
+        let memorySamples = self.startMemorySamples()
         self.metrics.recordBaseline()
         self.listening.complete(.success(address))
         self.metricsListening.complete(.success(metricsChannel?.localAddress))
@@ -153,6 +160,7 @@ public final class ChorusServer: Service, Sendable {
             : nil
         // Serve until SIGTERM/SIGINT (or the service group's cancellation).
         try? await gracefulShutdown()
+        memorySamples?.cancel()
 
         self.logger.info("graceful shutdown: draining", metadata: ["connections": "\(self.state.capacity.taken)"])
         self.state.stopAccepting()
@@ -200,6 +208,56 @@ public final class ChorusServer: Service, Sendable {
             }
         }
         return (deadlines, ticks)
+    }
+
+    /// Logs how admission is limited, and starts sampling memory use for it every `--memory-sample-interval` on
+    /// a NIO loop (nil: no memory limit is known, memory-aware admission is off). A change of admission is logged.
+    private func startMemorySamples() -> RepeatedTask? {
+        let rate = self.configuration.maxUpgradesPerSecond.map(String.init) ?? "off"
+        guard let memory = self.state.memory else {
+            self.logger.info(
+                "admission",
+                metadata: [
+                    "max_upgrades_per_second": "\(rate)",
+                    "memory": "off: no --memory-limit and no cgroup v2 memory.max",
+                ]
+            )
+            return nil
+        }
+        let source =
+            switch memory.limit.source {
+            case .configured: "--memory-limit, compared with resident memory"
+            case .cgroup(let directory): "\(directory)/memory.max, compared with memory.current"
+            }
+        self.logger.info(
+            "admission",
+            metadata: [
+                "max_upgrades_per_second": "\(rate)", "memory_limit_bytes": "\(memory.limit.bytes)",
+                "memory_limit_source": "\(source)", "memory_high_bytes": "\(memory.watermarks.highBytes)",
+                "memory_low_bytes": "\(memory.watermarks.lowBytes)",
+            ]
+        )
+        let logger = self.logger
+        let watermarks = memory.watermarks
+        let interval = self.configuration.memorySampleInterval
+        // The first sample before the server is reported listening, so a server that starts over its limit
+        // refuses from its first upgrade on.
+        let sample = { @Sendable in
+            guard let changed = memory.sample() else { return }
+            let metadata: Logger.Metadata = [
+                "used_bytes": "\(changed.usedBytes)", "limit_bytes": "\(watermarks.limitBytes)",
+            ]
+            if changed.admits {
+                logger.info("memory back under the low watermark: admitting upgrades again", metadata: metadata)
+            } else {
+                logger.warning(
+                    "memory over the high watermark: new upgrades get 503 and /readyz 503 until under the low one",
+                    metadata: metadata
+                )
+            }
+        }
+        sample()
+        return self.group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in sample() }
     }
 
     /// Stops the epoll loops (if any), then the NIO group.

@@ -41,6 +41,7 @@ public struct ChorusMetrics: Sendable {
     let streams: StreamMetrics
     let process: ProcessMetrics
     let cluster: ClusterMetrics
+    let admission: AdmissionMetrics
 
     static let connectionMemoryName = "chorus_connection_memory_bytes"
     static let connectionMemoryHelp =
@@ -245,6 +246,7 @@ public struct ChorusMetrics: Sendable {
         )
         self.process = ProcessMetrics(registry: r)
         self.cluster = ClusterMetrics(registry: r)
+        self.admission = AdmissionMetrics(registry: r)
         self.compression = CompressionMetrics(registry: r)
         self.streams = StreamMetrics(registry: r)
     }

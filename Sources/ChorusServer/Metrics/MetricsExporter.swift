@@ -67,6 +67,7 @@ public final class MetricsExporter: Sendable {
             m.handshakesRejected[reason.rawValue].set(total: self.state.rejections(reason))
         }
         m.acceptFailures.set(total: self.state.acceptFailureCount)
+        m.admission.update(from: self.state)
         m.channels.set(Int64(channels.count))
         m.subscriptions.set(Int64(total.subscriptions))
 

@@ -73,6 +73,20 @@ package struct ProcessMetrics: Sendable {
         return sample
     }
 
+    /// Resident memory alone (`/proc/self/statm`, one short read), for the periodic memory sample of admission;
+    /// 0 where /proc is unavailable.
+    package static func residentBytes() -> Int {
+        #if os(Linux)
+            // statm: size resident shared text lib data dt, in pages.
+            guard let statm = readFile("/proc/self/statm") else { return 0 }
+            let fields = statm.split(separator: " ")
+            guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+            return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        #else
+            return 0
+        #endif
+    }
+
     func update(with sample: Sample) {
         self.residentMemory.set(Int64(sample.residentBytes))
         self.virtualMemory.set(Int64(sample.virtualBytes))
@@ -101,19 +115,20 @@ package struct ProcessMetrics: Sendable {
             }
             return max(0, count - 1)  // the directory stream's own descriptor
         }
-
-        private static func readFile(_ path: String) -> String? {
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-                guard count > 0 else { break }
-                bytes.append(contentsOf: chunk[0..<count])
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
     #endif
+
+    /// The whole of a small file (under /proc or /sys), or nil when it cannot be opened.
+    static func readFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }

@@ -9,12 +9,15 @@ struct StreamMetrics: Sendable {
     let channelsWithHistory: Gauge
     let historyMessages: Gauge
     let historyBytes: Gauge
+    let chunkBytes: Gauge
     let evicted: Counter
     let expired: Counter
     let recoveries: [Counter]  // indexed by RecoveryOutcome.rawValue
     let replayed: Counter
     let resyncs: [Counter]  // indexed by ResyncReason.rawValue
     let stale: Counter
+    let gapsFilled: Counter
+    let gapFilledMessages: Counter
 
     init(registry r: PrometheusCollectorRegistry) {
         self.streams = r.makeGauge(
@@ -34,6 +37,13 @@ struct StreamMetrics: Sendable {
                 "chorus_history_bytes",
                 help: "Bytes held in history (the chorus.v1 frames written to subscribers, shared, not copies) and "
                     + "streams' bookkeeping, against --history-max-bytes."
+            )
+        )
+        self.chunkBytes = r.makeGauge(
+            descriptor: .named(
+                "chorus_history_chunk_bytes",
+                help: "Bytes of the 64 KiB chunks history's frames are carved from, alive: the memory behind "
+                    + "chorus_history_bytes' frames, and behind the deliveries of them still in progress."
             )
         )
         self.evicted = r.makeCounter(
@@ -73,6 +83,18 @@ struct StreamMetrics: Sendable {
                 help: "Cluster mode: messages from Redis at or below their channel's latest offset here, dropped."
             )
         )
+        self.gapsFilled = r.makeCounter(
+            descriptor: .named(
+                "chorus_cluster_gaps_filled_total",
+                help: "Cluster mode: gaps in a channel's stream on this node filled from Redis's history (no resync)."
+            )
+        )
+        self.gapFilledMessages = r.makeCounter(
+            descriptor: .named(
+                "chorus_cluster_gap_filled_messages_total",
+                help: "Cluster mode: messages that skipped this node, read back from Redis's history and delivered."
+            )
+        )
         self.replayed = r.makeCounter(
             descriptor: .named(
                 "chorus_recovery_replayed_messages_total",
@@ -88,6 +110,8 @@ struct StreamMetrics: Sendable {
             self.resyncs[reason.rawValue].set(total: counters.resyncs[reason.rawValue])
         }
         self.stale.set(total: counters.staleMessages)
+        self.gapsFilled.set(total: counters.gapsFilled)
+        self.gapFilledMessages.set(total: counters.gapFilledMessages)
         let now = NIODeadline.now()
         hub.streams.withLockedValue { streams in
             streams.expire(now: now)
@@ -95,6 +119,7 @@ struct StreamMetrics: Sendable {
             self.channelsWithHistory.set(Int64(streams.streamsWithHistory))
             self.historyMessages.set(Int64(streams.historyMessages))
             self.historyBytes.set(Int64(streams.totalBytes))
+            self.chunkBytes.set(Int64(streams.arena.liveBytes))
             self.evicted.set(total: streams.evictedStreams)
             self.expired.set(total: streams.expiredStreams)
             for outcome in RecoveryOutcome.allCases {

@@ -138,4 +138,58 @@ struct ClusterStreamTests {
             }
         }
     }
+
+    @Test("a node that sees offsets skipped reads them back from the Redis stream: every message in order, no resync")
+    func gapFilledFromRedis() async throws {
+        try await RedisServerProcess.with { redis in
+            try await TestServer.with(try Self.configuration(redis)) { node in
+                let channel = try ChannelName(validating: "f")
+                let client = try await ChorusV1Client.connect(port: node.port, path: "/ws/f")
+                let raw = try await TestWebSocket.connect(port: node.port, path: "/ws/f")
+                _ = try await client.subscribed("f")
+                try await node.server.cluster!.whenSubscribed(to: channel).get()
+                _ = try await node.publish("f", "one")
+                #expect(try await client.next().deliveryOffset == 1)
+                // "two" and "three" go through the publish script into the channel's stream, but out on a Redis
+                // channel nobody follows: this node never receives them.
+                let redisClient = try await RedisConnection.connect(
+                    to: try RedisURL(parsing: redis.url),
+                    mode: .commands,
+                    on: MultiThreadedEventLoopGroup.singleton.next()
+                ).get()
+                for text in ["two", "three"] {
+                    let arguments = [
+                        ClusterMessage.header(opcode: .text, isJSON: false), ByteBuffer(string: text),
+                        ByteBuffer(string: "unused00"), ByteBuffer(string: "100"), ByteBuffer(string: "60000"),
+                        ByteBuffer(string: "60000"), ByteBuffer(string: "elsewhere"),
+                    ]
+                    let command = ClusterScripts.command(
+                        ClusterScripts.publish,
+                        sha: nil,
+                        channel: channel,
+                        arguments: arguments,
+                        allocator: ByteBufferAllocator()
+                    )
+                    _ = try await redisClient.send(command).get()
+                }
+                redisClient.close()
+                // "five" may arrive while "four"'s gap is being read: it waits behind it.
+                _ = try await node.publish("f", "four")
+                _ = try await node.publish("f", "five")
+                for (offset, text) in [(2, "two"), (3, "three"), (4, "four"), (5, "five")] {
+                    let message = try await client.next()
+                    #expect(message.deliveryOffset == UInt64(offset) && message.string("data") == text)
+                }
+                for text in ["one", "two", "three", "four", "five"] {
+                    #expect(try await raw.nextMessage().text == text)
+                }
+                let metrics = try await ClusterTests.metrics(node)
+                #expect(metrics["chorus_cluster_gaps_filled_total"] == 1)
+                #expect(metrics["chorus_cluster_gap_filled_messages_total"] == 2)
+                #expect(metrics[#"chorus_resyncs_total{reason="gap"}"#] == 0)
+                await client.socket.close()
+                await raw.close()
+            }
+        }
+    }
 }

@@ -1,0 +1,113 @@
+@_spi(CustomByteBufferAllocator) import NIOCore
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Frames kept in history, carved one after another out of shared 64 KiB chunks.
+///
+/// A frame in a buffer of its own costs NIO's storage object and a malloc header beside its bytes (about 100 bytes:
+/// a tenth of a 1 KiB message), for as long as history keeps it. Here a frame is a slice of a chunk: the same
+/// immutable, reference-counted storage, written to every subscriber and kept in history, with nothing per frame
+/// but the slice. A chunk is freed when its last frame is (history moved past it, every delivery done).
+///
+/// The cost: a chunk lives as long as its longest-lived frame. So that a few long-kept frames (a quiet channel's
+/// history, a slow consumer's queue) cannot pin chunks without bound, frames go to buffers of their own while the
+/// chunks alive hold more than `limit` bytes (the history budget), and frames larger than a sixteenth of a chunk
+/// always do (the room they would leave unused at a chunk's end is what a chunk may waste).
+///
+/// Guarded by the hub's streams lock, like the registry that owns it. Bytes are copied into a chunk through its base
+/// address and never written again: each frame's bytes are written before any slice of them exists.
+// @unchecked Sendable: `base` points into `chunk`'s storage, which the arena holds; the arena moves between threads
+// only under the lock that guards it.
+package struct FrameArena: FrameMaker, @unchecked Sendable {
+    package static let chunkCapacity = 64 * 1024
+    package static let maxFrameLength = chunkCapacity / 16
+
+    /// Bytes of this arena's chunks alive (a chunk's storage gives them back when it is freed, on any thread).
+    package var liveBytes: Int { self.ledger.liveBytes }
+
+    /// Each chunk's allocation starts with a header naming its arena's ledger, so that freeing it (NIO's deallocate
+    /// function, which gets only the pointer) can give its bytes back.
+    private static let headerLength = 16
+    private static let chunkAllocator = ByteBufferAllocator(
+        allocate: { malloc($0) },
+        reallocate: { pointer, _, size in realloc(pointer, size) },
+        deallocate: { bytes in
+            let start = bytes - FrameArena.headerLength
+            let ledger = Unmanaged<FrameArenaLedger>.fromOpaque(start.load(as: UnsafeRawPointer.self))
+            ledger.takeUnretainedValue().live.withLockedValue { $0 -= FrameArena.chunkCapacity }
+            ledger.release()
+            free(start)
+        },
+        copy: { destination, source, count in destination.copyMemory(from: source, byteCount: count) }
+    )
+
+    private let limit: Int
+    /// Outlives the arena while any of its chunks does.
+    package let ledger = FrameArenaLedger()
+    /// The chunk being filled (its writer index: the bytes carved so far) and where its bytes are.
+    private var chunk = ByteBuffer()
+    private var base: UnsafeMutableRawPointer?
+    /// Where a frame is written before it is copied into the chunk (the chunk itself is shared by then).
+    private var scratch = ByteBuffer()
+
+    /// An arena that stops carving while more than `limit` bytes of its chunks are alive.
+    package init(limit: Int) {
+        self.limit = limit
+    }
+
+    package mutating func frame(
+        opcode: WebSocketOpcode,
+        payloadLength: Int,
+        writePayload: (inout ByteBuffer) -> Void
+    ) -> Frame {
+        let length = FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength
+        guard length <= Self.maxFrameLength, self.liveBytes < self.limit else {
+            return Frame(opcode: opcode, payloadLength: payloadLength, writePayload: writePayload)
+        }
+        if self.base == nil || self.chunk.capacity - self.chunk.writerIndex < length {
+            self.startChunk()
+        }
+        self.scratch.clear()
+        FrameEncoder.writeHeader(opcode: opcode, payloadLength: payloadLength, into: &self.scratch)
+        writePayload(&self.scratch)
+        precondition(self.scratch.readableBytes == length, "the payload written is not the length announced")
+        let start = self.chunk.writerIndex
+        let destination = self.base!.advanced(by: start)
+        self.scratch.withUnsafeReadableBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: length) }
+        // Only the index moves: the chunk's storage is not touched through the buffer (no copy-on-write).
+        self.chunk.moveWriterIndex(forwardBy: length)
+        return Frame(encoded: self.chunk.getSlice(at: start, length: length)!, opcode: opcode, payloadLength: payloadLength)
+    }
+
+    private mutating func startChunk() {
+        guard let start = malloc(Self.headerLength + Self.chunkCapacity) else {
+            fatalError("out of memory allocating a frame chunk")
+        }
+        start.storeBytes(of: UnsafeRawPointer(Unmanaged.passRetained(self.ledger).toOpaque()), as: UnsafeRawPointer.self)
+        self.ledger.live.withLockedValue { $0 += Self.chunkCapacity }
+        let bytes = start + Self.headerLength
+        self.base = bytes
+        self.chunk = ByteBuffer(
+            takingOwnershipOf: UnsafeMutableRawBufferPointer(start: bytes, count: Self.chunkCapacity),
+            allocator: Self.chunkAllocator,
+            readerIndex: 0,
+            writerIndex: 0
+        )
+    }
+}
+
+/// The bytes of one arena's chunks alive, shared with the chunks themselves (they outlive the arena's turn).
+/// A lock, not an atomic (the standard library's needs macOS 15): taken once per chunk made or freed, and once per
+/// frame carved, never contended for long.
+package final class FrameArenaLedger: Sendable {
+    let live = NIOLockedValueBox(0)
+
+    package var liveBytes: Int { self.live.withLockedValue { $0 } }
+}
