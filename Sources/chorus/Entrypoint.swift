@@ -55,6 +55,7 @@ struct Chorus: AsyncParsableCommand {
     @Option(setting: "echo-path") var echoPath: String?
     @Option(setting: "metrics-port") var metricsPort: String?
     @Option(setting: "metrics-token") var metricsToken: String?
+    @Flag(setting: "status-page") var statusPage: Bool?
     @Option(setting: "log-level") var logLevel: String?
     @Option(setting: "jwt-secret") var jwtSecret: String?
     @Option(setting: "jwt-public-key") var jwtPublicKey: String?

@@ -14,7 +14,7 @@ struct ConfigurationTests {
         #expect(configuration.host == "127.0.0.1" && configuration.port == 8080)
         #expect(configuration.maxMessageBytes == 65536 && configuration.maxSubscriptions == 64)
         #expect(configuration.maxPendingBytes == 1_048_576 && configuration.slowConsumer == .disconnect)
-        #expect(!configuration.clientPublish && configuration.apiKeys.isEmpty)
+        #expect(!configuration.clientPublish && configuration.apiKeys.isEmpty && !configuration.statusPage)
         #expect(configuration.pingInterval == .seconds(30) && configuration.handshakeTimeout == .seconds(10))
         #expect(configuration.readBufferBytes == 256 && configuration.echoPath == nil)
         #expect(configuration.maxControlFramesPerSecond == 100)
@@ -40,6 +40,7 @@ struct ConfigurationTests {
             "CHORUS_DRAIN_TIMEOUT": "1m", "CHORUS_CLOSE_TIMEOUT": "0.5", "CHORUS_READ_BUFFER_BYTES": "512",
             "CHORUS_SOCKET_SEND_BUFFER_BYTES": "16384", "CHORUS_LOG_LEVEL": "debug",
             "CHORUS_METRICS_PORT": "9100", "CHORUS_METRICS_TOKEN": "t", "CHORUS_ECHO_PATH": "/echo",
+            "CHORUS_STATUS_PAGE": "true",
             "CHORUS_JWT_SECRET": String(repeating: "s", count: 32), "CHORUS_ALLOWED_ORIGIN": "https://a.example",
             "CHORUS_MAX_CONNECTIONS_PER_IP": "4", "CHORUS_TRUSTED_PROXY": "10.0.0.0/8",
             "CHORUS_JWT_PUBLIC_KEY": "/dev/null/unused",
@@ -68,6 +69,7 @@ struct ConfigurationTests {
         #expect(fromEnvironment.closeTimeout == .milliseconds(500) && fromEnvironment.readBufferBytes == 512)
         #expect(fromEnvironment.socketSendBufferBytes == 16384 && fromEnvironment.logLevel == .debug)
         #expect(fromEnvironment.metricsPort == 9100 && fromEnvironment.metricsToken == "t")
+        #expect(fromEnvironment.statusPage)
         #expect(fromEnvironment.echoPath == "/echo" && fromEnvironment.jwtSecret?.count == 32)
         #expect(fromEnvironment.allowedOrigins.map(\.description) == ["https://a.example"])
         #expect(fromEnvironment.redis == RedisURL(host: "redis", port: 6380, password: "pw", database: 2))
@@ -167,7 +169,7 @@ struct ConfigurationTests {
         #expect(settings.filter { $0.form == .list }.map(\.flag) == ["api-key", "allowed-origin", "trusted-proxy"])
         #expect(
             settings.filter { $0.form == .toggle }.map(\.flag)
-                == ["client-publish", "redis-pattern", "require-redis", "compression"]
+                == ["client-publish", "status-page", "redis-pattern", "require-redis", "compression"]
         )
         let defaults = Dictionary(uniqueKeysWithValues: settings.map { ($0.flag, $0.defaultValue) })
         #expect(defaults["port"] == .value("8080") && defaults["max-message-bytes"] == .value("65536"))

@@ -52,6 +52,7 @@
                 let endpoint: String
                 switch admission.endpoint {
                 case .echo: endpoint = "echo"
+                case .statusFeed: endpoint = "status"
                 case .subscriber(let channels, _): endpoint = channels.map(\.value).joined(separator: ",")
                 }
                 return "accept \(endpoint) \(admission.secWebSocketAccept) \(admission.subprotocol ?? "-") "

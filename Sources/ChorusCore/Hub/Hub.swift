@@ -66,7 +66,11 @@ public final class Hub: Sendable {
     ) {
         precondition(!loops.isEmpty, "a hub needs at least one event loop")
         let interest = clusterBus.map { bus in
-            ChannelInterest { channel, interested in bus.interestChanged(in: channel, interested: interested) }
+            ChannelInterest { channel, interested in
+                // A system channel is this node's own: never subscribed to in Redis.
+                guard !channel.isSystem else { return }
+                bus.interestChanged(in: channel, interested: interested)
+            }
         }
         var shards: [NIOLoopBound<Shard>] = []
         var indexByLoop: [ObjectIdentifier: Int] = [:]
@@ -284,6 +288,7 @@ public final class Hub: Sendable {
     /// Whether a subscription must ask the cluster first: this node knows nothing of the channel, or cannot replay
     /// what the subscriber missed.
     private func needsCluster(_ channel: ChannelName, since: StreamPosition?) -> Bool {
+        if channel.isSystem { return false }
         if let interest = self.interest, !interest.contains(channel) { return true }
         return self.streams.withLockedValue { streams in
             guard streams.existingPosition(of: channel) != nil else { return true }

@@ -7,6 +7,8 @@ public enum PublishSource: Int, CaseIterable, Sendable {
     case client
     /// Another node, through the cluster bus.
     case cluster
+    /// Chorus itself: the status page's report on its system channel, once a second while watched.
+    case system
 
     /// The label used in logs and metrics.
     package var label: String {
@@ -14,6 +16,7 @@ public enum PublishSource: Int, CaseIterable, Sendable {
         case .http: "http"
         case .client: "client"
         case .cluster: "cluster"
+        case .system: "system"
         }
     }
 }

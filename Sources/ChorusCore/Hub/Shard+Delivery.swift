@@ -49,6 +49,7 @@ extension Shard {
             }
         }
         self.statistics.deliveries += tally.delivered
+        self.topics[Int(slot)]!.recentDeliveries &+= tally.delivered
         self.statistics.deliveredBytes += native.bytes + (chorusV1?.bytes ?? 0)
         self.statistics.compressedDeliveries += native.compressedDeliveries + (chorusV1?.compressedDeliveries ?? 0)
         self.statistics.slowConsumerDrops += tally.dropped

@@ -24,6 +24,8 @@ public final class Shard {
     struct Topic {
         var name: ChannelName
         var subscribers: [UInt32]
+        /// Deliveries since the status report last read them (`statusSample`): one add per publish, not per delivery.
+        var recentDeliveries = 0
     }
 
     var topicSlots: [ChannelName: UInt32] = [:]

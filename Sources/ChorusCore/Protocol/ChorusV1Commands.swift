@@ -13,7 +13,7 @@ package enum ChorusV1Commands {
         }
         switch command {
         case .subscribe(let channel, let since):
-            if let grant, !grant.maySubscribe(to: channel) {
+            if !ChannelGrant.maySubscribe(grant, to: channel) {
                 let reply = ChorusV1Replies.error(.forbidden, "not allowed to subscribe to this channel", channel: channel)
                 return ChorusV1Replies.send(reply, to: id, shard: shard)
             }
@@ -78,7 +78,7 @@ package enum ChorusV1Commands {
             let reply = ChorusV1Replies.error(.publishDisabled, "client publish is disabled", channel: channel)
             return ChorusV1Replies.send(reply, to: id, shard: shard)
         }
-        if let grant, !grant.mayPublish(to: channel) {
+        if !ChannelGrant.mayPublish(grant, to: channel) {
             let reply = ChorusV1Replies.error(.forbidden, "not allowed to publish to this channel", channel: channel)
             return ChorusV1Replies.send(reply, to: id, shard: shard)
         }

@@ -26,7 +26,7 @@ package enum SubscriberCommands {
         }
         switch command {
         case .subscribe(let channel):
-            if let grant, !grant.maySubscribe(to: channel) {
+            if !ChannelGrant.maySubscribe(grant, to: channel) {
                 return CloseRequest(
                     code: .policyViolation,
                     reason: "not allowed to subscribe to this channel",
@@ -46,7 +46,7 @@ package enum SubscriberCommands {
             guard shard.settings.clientPublish else {
                 return CloseRequest(code: .policyViolation, reason: "client publish is disabled", cause: .policyViolation)
             }
-            if let grant, !grant.mayPublish(to: channel) {
+            if !ChannelGrant.mayPublish(grant, to: channel) {
                 return CloseRequest(
                     code: .policyViolation,
                     reason: "not allowed to publish to this channel",

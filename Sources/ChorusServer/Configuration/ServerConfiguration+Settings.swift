@@ -186,6 +186,13 @@ extension ServerConfiguration {
             help: "Bearer token required by /metrics"
         ),
         Setting(
+            "status-page",
+            "CHORUS_STATUS_PAGE",
+            \.statusPage,
+            .boolean,
+            help: "Serve a live status page at /status (behind --metrics-token when set)"
+        ),
+        Setting(
             "log-level",
             "CHORUS_LOG_LEVEL",
             \.logLevel,

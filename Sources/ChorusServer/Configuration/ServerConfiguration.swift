@@ -80,6 +80,8 @@ public struct ServerConfiguration: Sendable {
     package var metricsPort: Int? = nil
     /// Bearer token required by `/metrics` (nil: no token).
     package var metricsToken: String? = nil
+    /// Serve the live status page (`GET /status`, its feed at `/status/live`), behind `metricsToken` when set.
+    package var statusPage = false
     /// Path of the echo endpoint (for example `/echo`), off when nil: each data message a client sends there
     /// is sent back through the broadcast's frame encoder and write path (for conformance testing).
     package var echoPath: String? = nil

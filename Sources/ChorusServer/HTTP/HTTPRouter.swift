@@ -2,8 +2,8 @@ import ChorusCore
 import NIOCore
 import NIOHTTP1
 
-/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, health, readiness, the
-/// JavaScript client, and the errors for paths, methods and listeners that do not serve it.
+/// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, the status page, health,
+/// readiness, the JavaScript client, and the errors for paths, methods and listeners that do not serve it.
 struct HTTPRouter {
     /// Which routes a listener serves.
     enum Role {
@@ -72,14 +72,15 @@ struct HTTPRouter {
             respond(HTTPAnswer(status: .ok, json: #"{"status":"ok"}"#))
         case .readiness:
             respond(self.readiness())
-        case .webSocket where Self.asksToUpgrade(head), .echo where Self.asksToUpgrade(head):
+        case .webSocket where Self.asksToUpgrade(head), .echo where Self.asksToUpgrade(head),
+            .statusFeed where Self.asksToUpgrade(head):
             // An upgrade that is not its connection's first request (a client pooling connections: Node's fetch and
             // WebSocket share one): NIO's upgrader, which the epoll transport also hands such connections to, takes
             // only a first request. Said plainly, and the connection ends so that the retry opens a new one.
             self.state.countRejection(.badRequest)
             let reason = "a WebSocket upgrade must be the first request on its connection: open a new connection"
             respond(HTTPAnswer(HTTPRejection(.badRequest, reason), closeAfter: true))
-        case .webSocket, .echo:
+        case .webSocket, .echo, .statusFeed:
             // chorus.js asking why its upgrade failed, or a mistake: what the upgrade would get, else 426. Counted
             // apart from handshake rejections, so a refused upgrade and the probe after it count once.
             let answer = self.upgrades.probe(head, peer: peer)
@@ -101,6 +102,11 @@ struct HTTPRouter {
                     respond(HTTPAnswer(HTTPRejection(.internalServerError, "metrics unavailable")))
                 }
             }
+        case .statusPage:
+            if let rejection = self.metricsAuthorizer.check(head.headers, uri: head.uri) {
+                return respond(HTTPAnswer(rejection))
+            }
+            respond(HTTPAnswer(status: .ok, contentType: StatusPage.contentType, body: StatusPage.body))
         case .script:
             respond(ChorusScriptEndpoint.answer)
         case .notFound:
@@ -136,10 +142,13 @@ struct HTTPRouter {
         switch (self.role, route) {
         case (.main, .metrics):
             return self.configuration.metricsPort == nil ? .metrics : .notFound
+        case (.main, .statusPage), (.main, .statusFeed):
+            return self.configuration.statusPage ? route : .notFound
         case (.main, _), (.metricsOnly, .metrics), (.metricsOnly, .health), (.metricsOnly, .readiness):
             return route
         case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .history),
-            (.metricsOnly, .script), (.metricsOnly, .notFound):
+            (.metricsOnly, .statusPage), (.metricsOnly, .statusFeed), (.metricsOnly, .script),
+            (.metricsOnly, .notFound):
             return .notFound
         }
     }

@@ -27,6 +27,7 @@ struct HistoryEndpoint {
         } catch {
             return HTTPAnswer(HTTPRejection(.badRequest, error.reason))
         }
+        guard !channel.isSystem else { return HTTPAnswer(.systemChannel) }
         if let rejection = self.authorizer.check(head.headers, peer: peer) {
             return HTTPAnswer(rejection)
         }

@@ -26,6 +26,7 @@ struct PublishEndpoint {
         } catch {
             return respond(HTTPAnswer(HTTPRejection(.badRequest, error.reason)))
         }
+        guard !channel.isSystem else { return respond(HTTPAnswer(.systemChannel)) }
         if let rejection = self.authorizer.check(head.headers, peer: peer) {
             return respond(HTTPAnswer(rejection))
         }

@@ -16,6 +16,10 @@ package enum Route: Equatable, Sendable {
     case readiness
     /// `GET /metrics`: Prometheus text format.
     case metrics
+    /// `GET /status`: the live status page (only with `--status-page`).
+    case statusPage
+    /// `GET /status/live`: the status page's feed, a WebSocket upgrade (only as an upgrade; only with `--status-page`).
+    case statusFeed
     /// `GET /chorus.js`: the JavaScript client.
     case script
     /// Anything else.
@@ -38,6 +42,9 @@ package enum Route: Equatable, Sendable {
         case .subscriber:
             self = .webSocket
             return
+        case .statusFeed:
+            self = .statusFeed
+            return
         case .other:
             break
         }
@@ -46,6 +53,7 @@ package enum Route: Equatable, Sendable {
         case "/healthz": self = .health
         case "/readyz": self = .readiness
         case "/metrics": self = .metrics
+        case "/status": self = .statusPage
         case "/chorus.js": self = .script
         default:
             if path.hasPrefix("/publish/") {
@@ -61,7 +69,7 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .echo, .health, .readiness, .metrics, .history, .script: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics, .history, .statusPage, .statusFeed, .script: [.GET]
         case .publish: [.POST]
         case .notFound: []
         }

@@ -41,6 +41,9 @@ package struct UpgradePolicy: Sendable {
         case subscriber(channels: ChannelList, stream: StreamRequest = StreamRequest())
         /// The echo endpoint (`--echo-path`): every data message comes back; no channels, no control messages.
         case echo
+        /// The status page's live feed (`/status/live`, `--status-page`): `chorus.v1`, allowed to follow the system
+        /// channels only, authorised like `/metrics`.
+        case statusFeed
     }
 
     /// An accepted upgrade: what it becomes and what the connection carries with it.
@@ -112,6 +115,18 @@ package struct UpgradePolicy: Sendable {
                 tokenExpiry: admission.token?.expiryDeadline,
                 places: AdmissionPlaces(capacity: capacity, own: own)
             )
+        case .statusFeed:
+            ticket = AdmissionTicket(
+                answer: admission.answer,
+                wireProtocol: .chorusV1,
+                channels: [],
+                grant: .statusFeed,
+                tokenExpiry: nil,
+                places: AdmissionPlaces(
+                    capacity: capacity,
+                    own: self.state.statusViewers.admit(inner: own, hub: self.hub)
+                )
+            )
         case .echo:
             ticket = AdmissionTicket(
                 answer: admission.answer,
@@ -176,7 +191,7 @@ package struct UpgradePolicy: Sendable {
         _ evaluation: Evaluation = .checking
     ) -> Result<Admission, HTTPRejection> {
         let target = request.withTarget { UpgradeTarget($0, echoPath: self.configuration.echoPath) }
-        guard target != .other else {
+        guard target != .other, target != .statusFeed || self.configuration.statusPage else {
             return .failure(HTTPRejection(.notFound, "no WebSocket endpoint at this path", handshake: .badRequest))
         }
         guard self.state.isAccepting else {
@@ -209,6 +224,8 @@ package struct UpgradePolicy: Sendable {
         switch target {
         case .echo:
             endpoint = .echo
+        case .statusFeed:
+            endpoint = .statusFeed
         case .subscriber, .other:
             let channels: ChannelList
             switch request.withTarget({ Self.channels(fromTarget: $0) }) {
@@ -242,11 +259,16 @@ package struct UpgradePolicy: Sendable {
         let offersExtensions = self.configuration.compression && request.contains(named: "sec-websocket-extensions")
         let head =
             self.readsWholeHead || offersExtensions || request.contains(named: "sec-websocket-protocol")
+                || endpoint == .statusFeed
             ? request.makeHTTPRequestHead() : nil
         if let head {
             do {
                 admission.subprotocol = try RequestToken.selectedSubprotocol(in: head)
-                try self.checkAccess(head, peer: peer, now: now, admission: &admission)
+                if endpoint == .statusFeed {
+                    try self.checkStatusFeedAccess(head)
+                } else {
+                    try self.checkAccess(head, peer: peer, now: now, admission: &admission)
+                }
             } catch {
                 return .failure(error)
             }
@@ -365,6 +387,23 @@ package struct UpgradePolicy: Sendable {
         admission.token = token
     }
 
+    /// The status feed's own authorisation, instead of tokens and per-address limits: the metrics token (header or
+    /// `?token=`) when set, and an allowed `Origin`, or the server's own (the status page it served).
+    private func checkStatusFeedAccess(_ head: HTTPRequestHead) throws(HTTPRejection) {
+        let authorizer = MetricsAuthorizer(token: self.configuration.metricsToken)
+        if var rejection = authorizer.check(head.headers, uri: head.uri) {
+            rejection.handshakeReason = rejection.status == .unauthorized ? .unauthorized : .forbidden
+            throw rejection
+        }
+        guard !self.access.origins.patterns.isEmpty, let origin = head.headers.first(name: "origin"),
+            !self.access.origins.allows(origin)
+        else { return }
+        let host = head.headers.first(name: "host") ?? ""
+        guard !host.isEmpty, origin == "http://\(host)" || origin == "https://\(host)" else {
+            throw HTTPRejection(.forbidden, "origin not allowed", handshake: .origin)
+        }
+    }
+
     /// The permessage-deflate parameters to answer an upgrade request with, or nil: compression is off, or
     /// the client made no offer the server can honour (see `DeflateNegotiation`).
     package func deflate(for head: HTTPRequestHead) -> DeflateParameters? {
@@ -399,10 +438,13 @@ package struct UpgradePolicy: Sendable {
         _ name: Slice<UnsafeRawBufferPointer>,
         to channels: inout ChannelList
     ) throws(HTTPRejection) {
+        let channel: ChannelName
         do {
-            channels.appendIfAbsent(try ChannelName(validatingUTF8: name))
+            channel = try ChannelName(validatingUTF8: name)
         } catch {
             throw HTTPRejection(.badRequest, error.reason, handshake: .badRequest)
         }
+        guard !channel.isSystem else { throw HTTPRejection.systemChannel }
+        channels.appendIfAbsent(channel)
     }
 }

@@ -3,6 +3,8 @@
 package enum UpgradeTarget {
     case subscriber
     case echo
+    /// The status page's live feed (`/status/live`; served only with `--status-page`).
+    case statusFeed
     /// No WebSocket endpoint (404).
     case other
 
@@ -12,8 +14,13 @@ package enum UpgradeTarget {
             self = .echo
         } else if path.elementsEqual("/ws".utf8) || path.starts(with: "/ws/".utf8) {
             self = .subscriber
+        } else if path.elementsEqual(Self.statusFeedPath.utf8) {
+            self = .statusFeed
         } else {
             self = .other
         }
     }
+
+    /// The live feed's path.
+    package static let statusFeedPath = "/status/live"
 }

@@ -154,6 +154,10 @@ public final class ChorusServer: Service, Sendable {
             ]
         )
         self.logAccess(access)
+        let statusReports =
+            self.configuration.statusPage
+            ? StatusPublisher(hub: self.hub, state: self.state, metrics: self.metrics, loop: self.group.next()).start()
+            : nil
         // Serve until SIGTERM/SIGINT (or the service group's cancellation).
         try? await gracefulShutdown()
         memorySamples?.cancel()
@@ -171,6 +175,7 @@ public final class ChorusServer: Service, Sendable {
         timeout.cancel()
         self.state.capacity.forgetWaiters()
         for task in deadlineTicks { task.cancel() }
+        statusReports?.cancel()
         let remaining = self.state.capacity.taken
         self.logger.info(
             "graceful shutdown: done",

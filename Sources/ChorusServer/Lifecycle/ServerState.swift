@@ -14,6 +14,8 @@ public final class ServerState: Sendable {
     /// Plain GETs of WebSocket paths (`UpgradePolicy.probe`), by the refusal they were told (the last: none).
     private let probes = NIOLockedValueBox([Int](repeating: 0, count: HandshakeRejectionReason.allCases.count + 1))
     private let acceptFailures = NIOLockedValueBox(0)
+    /// The status page's live-feed connections (`--status-page`).
+    package let statusViewers = StatusViewers()
 
     /// - Parameter maxConnections: the server's connection limit.
     public convenience init(maxConnections: Int = .max) {

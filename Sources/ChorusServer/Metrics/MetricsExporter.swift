@@ -33,6 +33,9 @@ public final class MetricsExporter: Sendable {
         self.scrape.withLockedValue { $0.baselineResidentBytes = resident }
     }
 
+    /// The idle resident memory recorded by `recordBaseline` (nil before it).
+    package var baselineResidentBytes: Int? { self.scrape.withLockedValue { $0.baselineResidentBytes } }
+
     /// Collects every shard and renders the exposition text.
     public func render(on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
         self.hub.collect(on: eventLoop) { $0.snapshot() }.map { snapshots in
