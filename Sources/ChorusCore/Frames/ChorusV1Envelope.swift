@@ -22,23 +22,25 @@ package enum ChorusV1Envelope {
         channel: ChannelName,
         position: StreamPosition
     ) -> (frame: Frame, dataRange: Range<Int>) {
-        var maker = ExactFrames()
-        return Self.frame(payload, opcode: opcode, isJSON: isJSON, channel: channel, position: position, in: &maker)
+        Self.frame(payload, opcode: opcode, isJSON: isJSON, channel: channel, position: position) {
+            Frame(opcode: $0, payloadLength: $1, writePayload: $2)
+        }
     }
 
-    /// The same, with its storage from `maker`.
-    package static func frame<Maker: FrameMaker>(
+    /// The same, with its storage from `make` (given the opcode, the payload's length and what writes the payload):
+    /// a buffer of its own, or a `FrameArena`'s chunk.
+    package static func frame(
         _ payload: ByteBuffer,
         opcode: WebSocketOpcode,
         isJSON: Bool,
         channel: ChannelName,
         position: StreamPosition,
-        in maker: inout Maker
+        make: (WebSocketOpcode, Int, (inout ByteBuffer) -> Void) -> Frame
     ) -> (frame: Frame, dataRange: Range<Int>) {
         switch opcode {
         case .binary:
             let headerLength = 1 + 1 + channel.value.utf8.count + 8 + 1 + position.epoch.value.utf8.count
-            let frame = maker.frame(opcode: .binary, payloadLength: headerLength + payload.readableBytes) {
+            let frame = make(.binary, headerLength + payload.readableBytes) {
                 $0.writeInteger(Self.binaryFormat)
                 $0.writeInteger(UInt8(channel.value.utf8.count))
                 $0.writeString(channel.value)
@@ -56,7 +58,7 @@ package enum ChorusV1Envelope {
             let names: Int = channel.value.utf8.count + position.epoch.value.utf8.count
             let prefixLength: Int = keys + names + offsetDigits
             let dataLength = isJSON ? payload.readableBytes : JSONString.quotedLength(of: payload)
-            let frame = maker.frame(opcode: .text, payloadLength: prefixLength + dataLength + 1) {
+            let frame = make(.text, prefixLength + dataLength + 1) {
                 $0.writeStaticString(Self.channelKey)
                 $0.writeString(channel.value)
                 $0.writeStaticString(Self.offsetKey)

@@ -25,7 +25,7 @@ import Darwin
 /// address and never written again: each frame's bytes are written before any slice of them exists.
 // @unchecked Sendable: `base` points into `chunk`'s storage, which the arena holds; the arena moves between threads
 // only under the lock that guards it.
-package struct FrameArena: FrameMaker, @unchecked Sendable {
+package struct FrameArena: @unchecked Sendable {
     package static let chunkCapacity = 64 * 1024
     package static let maxFrameLength = chunkCapacity / 16
 
@@ -62,6 +62,8 @@ package struct FrameArena: FrameMaker, @unchecked Sendable {
         self.limit = limit
     }
 
+    /// A data frame of `payloadLength` bytes that `writePayload` writes after the header: carved from the current
+    /// chunk, or in a buffer of its own (too large, or too many chunks alive).
     package mutating func frame(
         opcode: WebSocketOpcode,
         payloadLength: Int,

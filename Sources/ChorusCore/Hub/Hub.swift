@@ -203,9 +203,8 @@ public final class Hub: Sendable {
                     opcode: message.opcode,
                     isJSON: options.isJSON,
                     channel: channel,
-                    position: position,
-                    in: &streams.arena
-                )
+                    position: position
+                ) { streams.arena.frame(opcode: $0, payloadLength: $1, writePayload: $2) }
                 let compressed = self.compressedForms(of: frame, message.anyCompression)
                 let rendition = Rendition(plain: frame, compressed: compressed)
                 delivery.chorusV1 = rendition
