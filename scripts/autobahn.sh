@@ -19,7 +19,7 @@
 # moved out of the way (--ping-interval 60m): a server ping is an unsolicited event to the Autobahn cases, and one
 # landing mid-case ends it early (their onPing calls finishWhenDone; seen on 9.7.1/9.8.1 with the default 30 s).
 # Compression: each 12.*/13.* case echoes 1,000 messages (16 B to 128 KiB), so all 216 take several minutes; CI runs
-# COMPRESSION_SUBSET (24 cases; see below and the README's Conformance section), which covers every data set and
+# COMPRESSION_SUBSET (24 cases; see below and docs/conformance.md), which covers every data set and
 # every offer variant of 13.* at small sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,7 +73,7 @@ EOF
 # 13.N.M: offer/accept variant N (1 default, 2 no context takeover, 3 window 9, 4 window 15, 5-6 both, 7 three
 # offers to choose from) at the same sizes. Every case echoes 1,000 messages, so time grows with M: the subset
 # keeps every data set and every offer variant at small sizes plus one fragmented case, about a tenth of the
-# full set's time. The large sizes run with AUTOBAHN_COMPRESSION=all (see the README for the last full result).
+# full set's time. The large sizes run with AUTOBAHN_COMPRESSION=all (see docs/conformance.md for the last full result).
 COMPRESSION_SUBSET=(
     -i '12.1.1' -i '12.1.2' -i '12.1.3' -i '12.1.4' -i '12.1.5' -i '12.1.11'
     -i '12.2.3' -i '12.3.3' -i '12.4.3' -i '12.5.3'

@@ -156,7 +156,7 @@ echo "      $(promtool --version 2>&1 | head -n 1)"
 echo "      $(yamllint --version 2>&1), hadolint $(hadolint --version 2>&1 | awk '{print $NF}'), check-jsonschema $(check-jsonschema --version 2>&1 | awk '{print $NF}'), kubernetes-validate $(kubernetes-validate --version 2>&1 | awk '{print $NF}')"
 
 # Every metric name the dashboard and the alerts may use: the contract of GET /metrics (issue 3,
-# README.md "Metrics"). Histograms are listed by family name (their _bucket/_sum/_count follow).
+# docs/metrics.md). Histograms are listed by family name (their _bucket/_sum/_count follow).
 cat >"$TMP/metric-contract.txt" <<'EOF'
 chorus_build_info
 chorus_connections

@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Routes an assembled plain-HTTP request to its endpoint: publish, history, metrics, the status page, health,
-/// readiness, the JavaScript client, and the errors for paths, methods and listeners that do not serve it.
+/// readiness, the JavaScript client, the home page, and the errors for paths, methods and listeners that do not serve it.
 struct HTTPRouter {
     /// Which routes a listener serves.
     enum Role {
@@ -109,6 +109,8 @@ struct HTTPRouter {
             respond(HTTPAnswer(status: .ok, contentType: StatusPage.contentType, body: StatusPage.body))
         case .script:
             respond(ChorusScriptEndpoint.answer)
+        case .home:
+            respond(HomePage.answer)
         case .notFound:
             respond(HTTPAnswer(HTTPRejection(.notFound, "not found")))
         }
@@ -148,7 +150,7 @@ struct HTTPRouter {
             return route
         case (.metricsOnly, .webSocket), (.metricsOnly, .echo), (.metricsOnly, .publish), (.metricsOnly, .history),
             (.metricsOnly, .statusPage), (.metricsOnly, .statusFeed), (.metricsOnly, .script),
-            (.metricsOnly, .notFound):
+            (.metricsOnly, .home), (.metricsOnly, .notFound):
             return .notFound
         }
     }

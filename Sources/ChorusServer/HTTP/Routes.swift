@@ -22,6 +22,8 @@ package enum Route: Equatable, Sendable {
     case statusFeed
     /// `GET /chorus.js`: the JavaScript client.
     case script
+    /// `GET /`: a short page linking to the others (`HomePage`).
+    case home
     /// Anything else.
     case notFound
 
@@ -55,6 +57,7 @@ package enum Route: Equatable, Sendable {
         case "/metrics": self = .metrics
         case "/status": self = .statusPage
         case "/chorus.js": self = .script
+        case "/": self = .home
         default:
             if path.hasPrefix("/publish/") {
                 self = .publish(channel: path.dropFirst("/publish/".count))
@@ -69,7 +72,9 @@ package enum Route: Equatable, Sendable {
     /// The methods this route answers (for 405 responses).
     package var allowedMethods: [HTTPMethod] {
         switch self {
-        case .webSocket, .echo, .health, .readiness, .metrics, .history, .statusPage, .statusFeed, .script: [.GET]
+        case .webSocket, .echo, .health, .readiness, .metrics, .history, .statusPage, .statusFeed, .script,
+            .home:
+            [.GET]
         case .publish: [.POST]
         case .notFound: []
         }
