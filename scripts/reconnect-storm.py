@@ -324,7 +324,8 @@ def main():
           f"(Retry-After {spread}); rate rejections {rejected_rate:.0f}, other rejections {rejected_other:.0f}; "
           f"open at once {open_during:.0f}; failures {dict(failures) or 0}; canary {len(canary.offsets)}/"
           f"{canary.published} in order={canary.offsets == expected} (publish errors {len(canary.publish_errors)})"
-          f"; bound {BOUND_S:.1f} s")
+          f"; bound {BOUND_S:.1f} s"
+          + ("" if refused else f" (the upgrades never came faster than {rate}/s: the gate refused none)"))
     problems = []
     if len(connected_at) != clients:
         problems.append(f"{clients - len(connected_at)} clients not connected")
