@@ -9,7 +9,7 @@ Meanwhile a canary chorus.v1 subscriber, connected before the storm, follows a c
 at PUBLISH_RATE messages a second: at the end it must have every offset 1..N exactly once, in order.
 
 Checks: every client connected within BOUND_S seconds of the storm's start, no failure, every 503 had Retry-After
-(1..5 s, the server's range), the server's chorus_handshakes_rejected_total{reason="rate"} equals the 503s the
+(1..60 s, the server's range of turns), the server's chorus_handshakes_rejected_total{reason="rate"} equals the 503s the
 clients counted, chorus_connections shows them all open at once, and the canary is complete. Prints one summary line.
 
 The clients run in PROCESSES processes (each under the 20,000-descriptor limit), spread over the source addresses
@@ -43,10 +43,11 @@ binary = sys.argv[1]
 clients = int(sys.argv[2]) if len(sys.argv) > 2 else 18000
 rate = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
 JITTER_S = 0.5
-# The bound on the time until every client is connected: a client can be refused as late as the end of the storm
-# (CLIENTS / RATE seconds, when the upgrades come at the rate the gate admits them) and told Retry-After 5 (the
-# longest), plus the jitter. 9.1 s for 18,000 at 5,000/s.
-BOUND_S = float(os.environ.get("STORM_BOUND_S", clients / rate + 5 + JITTER_S))
+# The bound on the time until every client is connected: the gate gives refused clients turns RATE per second
+# apart, starting a second after the storm's start, so the last turn is about CLIENTS / RATE seconds after it (the
+# first RATE pass at once), plus the client's jitter and a second for Retry-After's whole seconds: 5.1 s for 18,000
+# at 5,000/s.
+BOUND_S = float(os.environ.get("STORM_BOUND_S", clients / rate + 1 + JITTER_S))
 STORM_TIMEOUT_S = 30.0
 PROCESSES = max(2, -(-clients // 4500))
 SOURCES = [f"127.0.0.{n}" for n in range(2, 10)]
@@ -333,8 +334,8 @@ def main():
         problems.append(f"the last client connected after {last:.2f} s, over the {BOUND_S} s bound")
     if failures:
         problems.append(f"failures other than 503 with Retry-After: {dict(failures)}")
-    if any(not 1 <= seconds <= 5 for seconds in retry_after):
-        problems.append(f"Retry-After outside 1..5 s: {spread}")
+    if any(not 1 <= seconds <= 60 for seconds in retry_after):
+        problems.append(f"Retry-After outside 1..60 s: {spread}")
     if rejected_rate != refused:
         problems.append(f"server counted {rejected_rate:.0f} rate rejections, clients {refused} 503s")
     if rejected_other:

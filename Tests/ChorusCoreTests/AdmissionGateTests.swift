@@ -60,12 +60,41 @@ struct AdmissionGateTests {
         #expect(gate.peek(now: start) == nil)
         #expect(gate.admit(now: start) == nil)
         #expect(gate.admit(now: start) == nil)
-        #expect(gate.peek(now: start) == .rate)
-        #expect(gate.admit(now: start) == .rate)
+        #expect(gate.peek(now: start) == .rate(retryAfter: 1))
+        #expect(gate.admit(now: start) == .rate(retryAfter: 1))
         #expect(gate.admit(now: start + .milliseconds(500)) == nil)
 
         let memoryOnly = AdmissionGate(maxUpgradesPerSecond: nil, now: start)
         #expect((0..<1000).allSatisfy { _ in memoryOnly.admit(now: start) == nil })
-        #expect(AdmissionGate.Refusal.rate.retryAfterSeconds == 1...5)
+        #expect((0..<100).allSatisfy { _ in (5...15).contains(AdmissionGate.Refusal.memory.retryAfterSeconds) })
+    }
+
+    @Test("refused clients get turns a token apart, at least a second away: a storm comes back at the admitted rate")
+    func retryTurns() {
+        let start = NIODeadline.uptimeNanoseconds(10 * Self.second)
+        let gate = AdmissionGate(maxUpgradesPerSecond: 5_000, now: start)
+        var admitted = 0
+        var turns: [Int: Int] = [:]
+        // 18,000 clients at once: the bucket's 5,000 pass, the other 13,000 are told 1, 2 or 3 s, 5,000 per second.
+        for _ in 0..<18_000 {
+            switch gate.admit(now: start) {
+            case nil: admitted += 1
+            case .rate(let retryAfter): turns[retryAfter, default: 0] += 1
+            case .memory: Issue.record("memory is not limited here")
+            }
+        }
+        #expect(admitted == 5_000)
+        #expect(turns == [1: 5_000, 2: 5_000, 3: 3_000])
+        // A probe names the next free turn without taking it.
+        #expect(gate.peek(now: start) == .rate(retryAfter: 3))
+        #expect(gate.peek(now: start) == .rate(retryAfter: 3))
+        // Later refusals never get a turn sooner than a second, nor later than the longest turn.
+        let muchLater = AdmissionGate(maxUpgradesPerSecond: 1, now: start)
+        #expect(muchLater.admit(now: start) == nil)
+        let told = (0..<100).map { _ -> Int in
+            if case .rate(let retryAfter) = muchLater.admit(now: start) { return retryAfter }
+            return 0
+        }
+        #expect(told.first == 1 && told.last == AdmissionGate.maxRetryAfterSeconds && told == told.sorted())
     }
 }

@@ -7,7 +7,7 @@ package struct TokenBucket: Sendable, Equatable {
     /// Tokens added per second, and the most the bucket holds.
     package let rate: Int
     /// The refill time of one token, in nanoseconds.
-    private let tokenNanoseconds: UInt64
+    package let tokenNanoseconds: UInt64
     /// What the bucket holds, in nanoseconds of refill time (at most one second).
     private var filled: UInt64
     /// When `filled` was last brought up to date.

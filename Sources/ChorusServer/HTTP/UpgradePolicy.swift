@@ -314,9 +314,9 @@ package struct UpgradePolicy: Sendable {
     /// A stand-in accept value for probes, which have no `Sec-WebSocket-Key` and are never answered with a 101.
     private static let probeAccept = HandshakeValidator.acceptValue(forKey: "probe")
 
-    /// The 503 of a gate refusal, with a `Retry-After` drawn from the refusal's range.
+    /// The 503 of a gate refusal, with the refusal's `Retry-After`.
     static func rejection(_ refusal: AdmissionGate.Refusal) -> HTTPRejection {
-        let retryAfter = String(Int.random(in: refusal.retryAfterSeconds))
+        let retryAfter = String(refusal.retryAfterSeconds)
         switch refusal {
         case .memory:
             return HTTPRejection(
