@@ -11,15 +11,15 @@ struct FrameArenaTests {
         frame.bytes.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!) }
     }
 
-    static func make(_ arena: inout FrameArena, _ text: String) -> Frame {
+    static func make(_ arena: FrameArena, _ text: String) -> Frame {
         arena.frame(opcode: .text, payloadLength: text.utf8.count) { $0.writeString(text) }
     }
 
     @Test("frames are the bytes a frame of their own would be, one after another in one chunk")
     func framesShareAChunk() {
-        var arena = FrameArena(limit: .max)
-        let first = Self.make(&arena, "hello")
-        let second = Self.make(&arena, String(repeating: "x", count: 300))
+        let arena = FrameArena(limit: .max)
+        let first = Self.make(arena, "hello")
+        let second = Self.make(arena, String(repeating: "x", count: 300))
         #expect(first.bytes.readableBytesView.elementsEqual(Frame(opcode: .text, payload: ByteBuffer(string: "hello")).bytes.readableBytesView))
         #expect(second.payloadLength == 300 && second.headerLength == 4 && second.wireLength == 304)
         #expect(Self.address(second) == Self.address(first) + UInt(first.wireLength))
@@ -30,13 +30,13 @@ struct FrameArenaTests {
         var arena = FrameArena(limit: FrameArena.chunkCapacity + 1)
         var kept: [Frame] = []
         // 1,000-byte frames: 65 fit a chunk; the 66th starts a second, and then two chunks alive are over the limit.
-        for _ in 0..<66 { kept.append(Self.make(&arena, String(repeating: "a", count: 996))) }
+        for _ in 0..<66 { kept.append(Self.make(arena, String(repeating: "a", count: 996))) }
         #expect(arena.liveBytes == 2 * FrameArena.chunkCapacity)
-        let beyond = Self.make(&arena, "b")
+        let beyond = Self.make(arena, "b")
         #expect(beyond.bytes.capacity == beyond.wireLength)  // a buffer of its own
         #expect(Self.address(beyond) != Self.address(kept[65]) + UInt(kept[65].wireLength))
-        var unbounded = FrameArena(limit: .max)
-        let large = Self.make(&unbounded, String(repeating: "c", count: FrameArena.maxFrameLength))
+        let unbounded = FrameArena(limit: .max)
+        let large = Self.make(unbounded, String(repeating: "c", count: FrameArena.maxFrameLength))
         #expect(large.bytes.capacity == large.wireLength && unbounded.liveBytes == 0)
         // The first chunk had only those 65 frames: gone with them; the second lives on with the last one.
         kept.removeFirst(65)

@@ -22,10 +22,11 @@ import Darwin
 /// always do (the room they would leave unused at a chunk's end is what a chunk may waste).
 ///
 /// Guarded by the hub's streams lock, like the registry that owns it. Bytes are copied into a chunk through its base
-/// address and never written again: each frame's bytes are written before any slice of them exists.
-// @unchecked Sendable: `base` points into `chunk`'s storage, which the arena holds; the arena moves between threads
-// only under the lock that guards it.
-package struct FrameArena: @unchecked Sendable {
+/// address and never written again: each frame's bytes are written before any slice of them exists. A class, not a
+/// struct: two copies of one arena would carve the same bytes twice.
+// @unchecked Sendable: `base` points into `chunk`'s storage, which the arena holds; the arena is used only under the
+// lock that guards it.
+package final class FrameArena: @unchecked Sendable {
     package static let chunkCapacity = 64 * 1024
     package static let maxFrameLength = chunkCapacity / 16
 
@@ -64,7 +65,7 @@ package struct FrameArena: @unchecked Sendable {
 
     /// A data frame of `payloadLength` bytes that `writePayload` writes after the header: carved from the current
     /// chunk, or in a buffer of its own (too large, or too many chunks alive).
-    package mutating func frame(
+    package func frame(
         opcode: WebSocketOpcode,
         payloadLength: Int,
         writePayload: (inout ByteBuffer) -> Void
@@ -88,7 +89,7 @@ package struct FrameArena: @unchecked Sendable {
         return Frame(encoded: self.chunk.getSlice(at: start, length: length)!, opcode: opcode, payloadLength: payloadLength)
     }
 
-    private mutating func startChunk() {
+    private func startChunk() {
         guard let start = malloc(Self.headerLength + Self.chunkCapacity) else {
             fatalError("out of memory allocating a frame chunk")
         }

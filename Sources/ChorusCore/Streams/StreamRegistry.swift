@@ -36,7 +36,7 @@ package struct StreamRegistry {
     private var lastFillID: UInt64 = 0
 
     /// Where the frames history keeps are made (see `FrameArena`: bounded by the history budget).
-    package var arena: FrameArena
+    package let arena: FrameArena
 
     package init(settings: HistorySettings) {
         self.settings = settings
