@@ -20,7 +20,11 @@ struct FrameArenaTests {
         let arena = FrameArena(limit: .max)
         let first = Self.make(arena, "hello")
         let second = Self.make(arena, String(repeating: "x", count: 300))
-        #expect(first.bytes.readableBytesView.elementsEqual(Frame(opcode: .text, payload: ByteBuffer(string: "hello")).bytes.readableBytesView))
+        #expect(
+            first.bytes.readableBytesView.elementsEqual(
+                Frame(opcode: .text, payload: ByteBuffer(string: "hello")).bytes.readableBytesView
+            )
+        )
         #expect(second.payloadLength == 300 && second.headerLength == 4 && second.wireLength == 304)
         #expect(Self.address(second) == Self.address(first) + UInt(first.wireLength))
     }

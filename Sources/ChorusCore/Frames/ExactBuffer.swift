@@ -1,11 +1,11 @@
 @_spi(CustomByteBufferAllocator) import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Buffers of exactly the size asked for, for frames.

@@ -35,7 +35,9 @@ public struct Frame: Sendable {
         writePayload: (inout ByteBuffer) -> Void
     ) {
         precondition(opcode == .text || opcode == .binary, "a Frame carries a data message")
-        var bytes = ExactBuffer.allocate(capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength)
+        var bytes = ExactBuffer.allocate(
+            capacity: FrameEncoder.headerLength(payloadLength: payloadLength) + payloadLength
+        )
         FrameEncoder.writeHeader(opcode: opcode, payloadLength: payloadLength, into: &bytes)
         writePayload(&bytes)
         precondition(

@@ -1,12 +1,12 @@
-@_spi(CustomByteBufferAllocator) import NIOCore
 import NIOConcurrencyHelpers
+@_spi(CustomByteBufferAllocator) import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Frames kept in history, carved one after another out of shared 64 KiB chunks.
@@ -86,14 +86,21 @@ package final class FrameArena: @unchecked Sendable {
         self.scratch.withUnsafeReadableBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: length) }
         // Only the index moves: the chunk's storage is not touched through the buffer (no copy-on-write).
         self.chunk.moveWriterIndex(forwardBy: length)
-        return Frame(encoded: self.chunk.getSlice(at: start, length: length)!, opcode: opcode, payloadLength: payloadLength)
+        return Frame(
+            encoded: self.chunk.getSlice(at: start, length: length)!,
+            opcode: opcode,
+            payloadLength: payloadLength
+        )
     }
 
     private func startChunk() {
         guard let start = malloc(Self.headerLength + Self.chunkCapacity) else {
             fatalError("out of memory allocating a frame chunk")
         }
-        start.storeBytes(of: UnsafeRawPointer(Unmanaged.passRetained(self.ledger).toOpaque()), as: UnsafeRawPointer.self)
+        start.storeBytes(
+            of: UnsafeRawPointer(Unmanaged.passRetained(self.ledger).toOpaque()),
+            as: UnsafeRawPointer.self
+        )
         self.ledger.live.withLockedValue { $0 += Self.chunkCapacity }
         let bytes = start + Self.headerLength
         self.base = bytes

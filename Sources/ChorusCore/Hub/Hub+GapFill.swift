@@ -13,7 +13,8 @@ extension Hub {
     static let gapFillTimeout = TimeAmount.seconds(2)
 
     /// Reads the messages after `last` and before offset `before` from the cluster, then ends fill `id`.
-    func fillGap(_ channel: ChannelName, id: UInt64, after last: StreamPosition, before: UInt64, on loop: any EventLoop) {
+    func fillGap(_ channel: ChannelName, id: UInt64, after last: StreamPosition, before: UInt64, on loop: any EventLoop)
+    {
         guard let bus = self.clusterBus else { return self.endFill(channel, id: id, read: nil, on: loop) }
         let timeout = loop.scheduleTask(in: Self.gapFillTimeout) {
             self.endFill(channel, id: id, read: nil, on: loop)

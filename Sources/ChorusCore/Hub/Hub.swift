@@ -208,7 +208,10 @@ public final class Hub: Sendable {
                 let compressed = self.compressedForms(of: frame, message.anyCompression)
                 let rendition = Rendition(plain: frame, compressed: compressed)
                 delivery.chorusV1 = rendition
-                streams.keep(HistoryEntry(offset: position.offset, rendition: rendition, dataRange: dataRange), on: channel)
+                streams.keep(
+                    HistoryEntry(offset: position.offset, rendition: rendition, dataRange: dataRange),
+                    on: channel
+                )
                 self.counters.withLockedValue {
                     $0.framesEncoded += 1
                     $0.frameBytesEncoded += frame.wireLength
@@ -393,7 +396,14 @@ public final class Hub: Sendable {
         options: PublishOptions
     ) -> EventLoopFuture<PublishResult> {
         guard let bus = self.clusterBus else {
-            return self.publishHere(payload, opcode: opcode, to: channel, source: source, on: eventLoop, options: options)
+            return self.publishHere(
+                payload,
+                opcode: opcode,
+                to: channel,
+                source: source,
+                on: eventLoop,
+                options: options
+            )
         }
         return bus.publish(
             payload,
@@ -458,7 +468,10 @@ public final class Hub: Sendable {
             return ($0.compressionConnections > 0, $0.chorusV1Connections > 0)
         }
         self.observer?.published(payloadBytes: frame.payloadLength, source: source)
-        return (Rendition(plain: frame, compressed: self.compressedForms(of: frame, anyCompression)), anyCompression, anyChorusV1)
+        return (
+            Rendition(plain: frame, compressed: self.compressedForms(of: frame, anyCompression)), anyCompression,
+            anyChorusV1
+        )
     }
 
     /// A holder for the compressed forms of `frame`, or nil when no connection compresses or it is too small.

@@ -233,7 +233,8 @@ extension ServerConfiguration {
             "CHORUS_MAX_UPGRADES_PER_SECOND",
             \.maxUpgradesPerSecond,
             .limit(absent: "off"),
-            help: "WebSocket upgrades admitted per second on this node; more get HTTP 503 with a Retry-After turn at that rate; 0 = off"
+            help: "WebSocket upgrades admitted per second on this node; more get HTTP 503 with a Retry-After turn "
+                + "at that rate; 0 = off"
         ),
         Setting(
             "memory-limit",

@@ -65,7 +65,9 @@ struct HTTPRouter {
         }
         guard route.allowedMethods.contains(head.method) || route == .notFound else {
             let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
-            return respond(HTTPAnswer(HTTPRejection(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)])))
+            return respond(
+                HTTPAnswer(HTTPRejection(.methodNotAllowed, "method not allowed", headers: [("Allow", allow)]))
+            )
         }
         switch route {
         case .health:

@@ -97,9 +97,13 @@ struct ClusterStreamTests {
                 try await node.server.cluster!.whenSubscribed(to: channel).get()
                 _ = try await node.publish("r", "three")
                 let resync = try await client.next()
-                #expect(resync.string("resync") == "r" && resync.deliveryOffset == 2 && resync.string("epoch") == oldEpoch)
+                #expect(
+                    resync.string("resync") == "r" && resync.deliveryOffset == 2 && resync.string("epoch") == oldEpoch
+                )
                 let after = try await client.next()
-                #expect(after.deliveryOffset == 1 && after.string("data") == "three" && after.string("epoch") != oldEpoch)
+                #expect(
+                    after.deliveryOffset == 1 && after.string("data") == "three" && after.string("epoch") != oldEpoch
+                )
                 let metrics = try await ClusterTests.metrics(node)
                 #expect(metrics[#"chorus_resyncs_total{reason="epoch"}"#] == 1)
                 await client.socket.close()
