@@ -51,4 +51,16 @@ struct FrameArenaTests {
         kept.removeAll()
         #expect(ledger.liveBytes == 0)
     }
+
+    @Test("a copy NIO makes of a carved frame (copy-on-write) is its own, freed by the same allocator; the chunk too")
+    func copyOnWriteOfACarvedFrame() {
+        let arena = FrameArena(limit: .max)
+        let frame = Self.make(arena, "shared")
+        var copy = frame.bytes
+        copy.writeString(" and then some")  // the storage is shared: NIO copies it, with the chunk's allocator
+        #expect(copy.readableBytesView.elementsEqual(frame.bytes.readableBytesView + Array(" and then some".utf8)))
+        #expect(Self.address(frame) != copy.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!) })
+        copy.reserveCapacity(copy.capacity * 4)  // and grows it: a reallocation of the copy, not of the chunk
+        #expect(arena.liveBytes == FrameArena.chunkCapacity)
+    }
 }

@@ -33,21 +33,37 @@ package final class FrameArena: @unchecked Sendable {
     /// Bytes of this arena's chunks alive (a chunk's storage gives them back when it is freed, on any thread).
     package var liveBytes: Int { self.ledger.liveBytes }
 
-    /// Each chunk's allocation starts with a header naming its arena's ledger, so that freeing it (NIO's deallocate
-    /// function, which gets only the pointer) can give its bytes back.
+    /// Every allocation of this allocator starts with a header naming the arena's ledger (nil but for a chunk), so
+    /// that freeing a chunk (NIO's deallocate function, which gets only the pointer) can give its bytes back. Copies
+    /// NIO makes of a frame (copy-on-write, should anything ever write to one) come from `allocate` and carry a nil
+    /// header: this allocator frees every buffer it made, whichever way.
     private static let headerLength = 16
     private static let chunkAllocator = ByteBufferAllocator(
-        allocate: { malloc($0) },
-        reallocate: { pointer, _, size in realloc(pointer, size) },
+        allocate: { size in FrameArena.allocate(size, ledger: nil) },
+        reallocate: { bytes, _, size in
+            guard let bytes else { return FrameArena.allocate(size, ledger: nil) }
+            return realloc(bytes - FrameArena.headerLength, size + FrameArena.headerLength)
+                .map { $0 + FrameArena.headerLength }
+        },
         deallocate: { bytes in
             let start = bytes - FrameArena.headerLength
-            let ledger = Unmanaged<FrameArenaLedger>.fromOpaque(start.load(as: UnsafeRawPointer.self))
-            ledger.takeUnretainedValue().live.withLockedValue { $0 -= FrameArena.chunkCapacity }
-            ledger.release()
+            if let opaque = start.load(as: UnsafeRawPointer?.self) {
+                let ledger = Unmanaged<FrameArenaLedger>.fromOpaque(opaque)
+                ledger.takeUnretainedValue().live.withLockedValue { $0 -= FrameArena.chunkCapacity }
+                ledger.release()
+            }
             free(start)
         },
         copy: { destination, source, count in destination.copyMemory(from: source, byteCount: count) }
     )
+
+    /// `size` bytes after a header naming `ledger` (retained), or nil when malloc fails.
+    private static func allocate(_ size: Int, ledger: FrameArenaLedger?) -> UnsafeMutableRawPointer? {
+        guard let start = malloc(Self.headerLength + size) else { return nil }
+        let opaque = ledger.map { UnsafeRawPointer(Unmanaged.passRetained($0).toOpaque()) }
+        start.storeBytes(of: opaque, as: UnsafeRawPointer?.self)
+        return start + Self.headerLength
+    }
 
     private let limit: Int
     /// Outlives the arena while any of its chunks does.
@@ -94,15 +110,10 @@ package final class FrameArena: @unchecked Sendable {
     }
 
     private func startChunk() {
-        guard let start = malloc(Self.headerLength + Self.chunkCapacity) else {
+        guard let bytes = Self.allocate(Self.chunkCapacity, ledger: self.ledger) else {
             fatalError("out of memory allocating a frame chunk")
         }
-        start.storeBytes(
-            of: UnsafeRawPointer(Unmanaged.passRetained(self.ledger).toOpaque()),
-            as: UnsafeRawPointer.self
-        )
         self.ledger.live.withLockedValue { $0 += Self.chunkCapacity }
-        let bytes = start + Self.headerLength
         self.base = bytes
         self.chunk = ByteBuffer(
             takingOwnershipOf: UnsafeMutableRawBufferPointer(start: bytes, count: Self.chunkCapacity),
@@ -113,7 +124,6 @@ package final class FrameArena: @unchecked Sendable {
     }
 }
 
-/// The bytes of one arena's chunks alive, shared with the chunks themselves (they outlive the arena's turn).
 /// A lock, not an atomic (the standard library's needs macOS 15): taken once per chunk made or freed, and once per
 /// frame carved, never contended for long.
 package final class FrameArenaLedger: Sendable {
